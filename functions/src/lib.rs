@@ -1,0 +1,1 @@
+//! Lambda entry points live in src/bin.

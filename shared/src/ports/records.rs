@@ -1,0 +1,369 @@
+//! The records port: a small key-value store with the conditional writes that idempotency,
+//! the deployment state machine, the audit hash chain and rate limits are built on.
+//!
+//! Model (the same in DynamoDB and SQLite): a record lives at a `partition` and a `sort` key.
+//! Everything a tenant owns of one kind shares a partition (`user#<id>#drafts`) and its sort
+//! keys sort by time (ULIDs, zero-padded sequence numbers), so a partition query is a
+//! time-ordered listing. Every record carries a `version` (1 on create, +1 on each update),
+//! an optional `state` that updates can be conditioned on, a JSON body, and an optional
+//! expiry after which it reads as absent everywhere, whether or not the store has purged it.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+use time::OffsetDateTime;
+
+/// Where a record lives. Partition and sort keys are non-empty and at most 512 bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RecordKey {
+    pub partition: String,
+    pub sort: String,
+}
+
+impl RecordKey {
+    pub fn new(partition: impl Into<String>, sort: impl Into<String>) -> Self {
+        Self {
+            partition: partition.into(),
+            sort: sort.into(),
+        }
+    }
+}
+
+impl fmt::Display for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.partition, self.sort)
+    }
+}
+
+/// A stored record as read back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub key: RecordKey,
+    pub version: u64,
+    pub state: Option<String>,
+    pub body: Value,
+    /// Unix seconds after which the record no longer exists for readers.
+    pub expires_at: Option<i64>,
+}
+
+/// A record to create. It gets version 1.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewRecord {
+    pub key: RecordKey,
+    pub state: Option<String>,
+    pub body: Value,
+    pub expires_at: Option<i64>,
+}
+
+impl NewRecord {
+    pub fn new(key: RecordKey, body: Value) -> Self {
+        Self {
+            key,
+            state: None,
+            body,
+            expires_at: None,
+        }
+    }
+
+    pub fn with_state(mut self, state: impl Into<String>) -> Self {
+        self.state = Some(state.into());
+        self
+    }
+
+    pub fn expiring_at(mut self, unix_seconds: i64) -> Self {
+        self.expires_at = Some(unix_seconds);
+        self
+    }
+}
+
+/// What an update, delete or check requires of the current record. The record must exist
+/// (and not be expired) in every case; `version` and `state`, when given, must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Expect {
+    pub version: Option<u64>,
+    pub state: Option<String>,
+}
+
+impl Expect {
+    /// Only that the record exists.
+    pub fn exists() -> Self {
+        Self::default()
+    }
+
+    pub fn version(version: u64) -> Self {
+        Self {
+            version: Some(version),
+            state: None,
+        }
+    }
+
+    pub fn state(state: impl Into<String>) -> Self {
+        Self {
+            version: None,
+            state: Some(state.into()),
+        }
+    }
+
+    pub fn and_state(mut self, state: impl Into<String>) -> Self {
+        self.state = Some(state.into());
+        self
+    }
+}
+
+/// The new content of an updated record: state, body and expiry are all replaced.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub state: Option<String>,
+    pub body: Value,
+    pub expires_at: Option<i64>,
+}
+
+/// One write of an atomic transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    /// Create only if no live record has the key.
+    Create(NewRecord),
+    /// Replace a record that meets the expectation; its version goes up by one.
+    Update {
+        key: RecordKey,
+        expect: Expect,
+        change: Change,
+    },
+    /// Remove a record that meets the expectation.
+    Delete { key: RecordKey, expect: Expect },
+    /// Write nothing, but fail the transaction unless the record meets the expectation.
+    Check { key: RecordKey, expect: Expect },
+}
+
+impl Write {
+    pub fn key(&self) -> &RecordKey {
+        match self {
+            Write::Create(record) => &record.key,
+            Write::Update { key, .. } | Write::Delete { key, .. } | Write::Check { key, .. } => key,
+        }
+    }
+}
+
+/// Which sort keys a query returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum SortRange {
+    #[default]
+    All,
+    BeginsWith(String),
+    /// Both bounds inclusive.
+    Between(String, String),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    #[default]
+    Ascending,
+    Descending,
+}
+
+/// A partition query: live records only, in sort-key order, one page at a time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Query {
+    pub partition: String,
+    pub range: SortRange,
+    pub order: Order,
+    /// At most this many records per page (1..=MAX_PAGE_SIZE).
+    pub limit: u32,
+    /// The `next` cursor of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl Query {
+    pub const MAX_PAGE_SIZE: u32 = 1000;
+
+    pub fn partition(partition: impl Into<String>) -> Self {
+        Self {
+            partition: partition.into(),
+            range: SortRange::All,
+            order: Order::Ascending,
+            limit: 100,
+            cursor: None,
+        }
+    }
+}
+
+/// One page of a query. `next` is set when more records may follow.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page {
+    pub records: Vec<Record>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsError {
+    /// A create found a live record, or an update, delete or check found none or one
+    /// whose version or state did not match. Nothing was written.
+    #[error("condition failed for record {key}")]
+    ConditionFailed { key: RecordKey },
+    /// A transaction was refused because its write at `index` did not meet its condition.
+    /// Nothing was written.
+    #[error("transaction refused: write {index} ({key}) did not meet its condition")]
+    TransactionConflict { index: usize, key: RecordKey },
+    #[error("invalid records request: {0}")]
+    Invalid(String),
+    /// The store could not be reached or was throttling; a retry may help.
+    #[error("records store unavailable: {0}")]
+    Unavailable(String),
+    #[error("records store failed: {0}")]
+    Internal(String),
+}
+
+impl RecordsError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, RecordsError::Unavailable(_))
+    }
+}
+
+pub type RecordsResult<T> = Result<T, RecordsError>;
+
+/// The records port. Both adapters (DynamoDB, SQLite) pass `walletless-tests`' contract suite.
+#[async_trait]
+pub trait RecordStore: Send + Sync + fmt::Debug {
+    /// The live record at `key`, if any (expired records are absent).
+    async fn get(&self, key: &RecordKey) -> RecordsResult<Option<Record>>;
+
+    /// Create a record only if no live record has its key (an expired one is replaced).
+    /// Of any number of concurrent creates of one key, exactly one succeeds.
+    async fn create(&self, record: NewRecord) -> RecordsResult<Record>;
+
+    /// Replace a live record that meets `expect`; returns it with its new version.
+    async fn update(&self, key: &RecordKey, expect: Expect, change: Change)
+    -> RecordsResult<Record>;
+
+    /// Remove a live record that meets `expect`.
+    async fn delete(&self, key: &RecordKey, expect: Expect) -> RecordsResult<()>;
+
+    /// Live records of one partition in sort-key order, a page at a time.
+    async fn query(&self, query: &Query) -> RecordsResult<Page>;
+
+    /// Apply all writes or none (at most 25 writes, each key at most once).
+    async fn transact(&self, writes: Vec<Write>) -> RecordsResult<()>;
+
+    /// Whether the store answers.
+    async fn health(&self) -> RecordsResult<()>;
+}
+
+/// Limits both adapters enforce identically, so a call that works locally works on AWS.
+pub mod limits {
+    pub const MAX_KEY_BYTES: usize = 512;
+    pub const MAX_TRANSACTION_WRITES: usize = 25;
+    /// DynamoDB items are at most 400 KB; leave room for the key and attributes.
+    pub const MAX_BODY_BYTES: usize = 350 * 1024;
+}
+
+/// Checks shared by both adapters before anything is sent.
+pub fn validate_key(key: &RecordKey) -> RecordsResult<()> {
+    for (name, value) in [("partition", &key.partition), ("sort", &key.sort)] {
+        if value.is_empty() {
+            return Err(RecordsError::Invalid(format!("{name} key is empty")));
+        }
+        if value.len() > limits::MAX_KEY_BYTES {
+            return Err(RecordsError::Invalid(format!(
+                "{name} key is longer than {} bytes",
+                limits::MAX_KEY_BYTES
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn validate_body(body: &Value) -> RecordsResult<String> {
+    let encoded = serde_json::to_string(body)
+        .map_err(|e| RecordsError::Invalid(format!("body is not serialisable: {e}")))?;
+    if encoded.len() > limits::MAX_BODY_BYTES {
+        return Err(RecordsError::Invalid(format!(
+            "body is {} bytes, more than the {} allowed",
+            encoded.len(),
+            limits::MAX_BODY_BYTES
+        )));
+    }
+    Ok(encoded)
+}
+
+pub fn validate_transaction(writes: &[Write]) -> RecordsResult<()> {
+    if writes.is_empty() {
+        return Err(RecordsError::Invalid("transaction has no writes".into()));
+    }
+    if writes.len() > limits::MAX_TRANSACTION_WRITES {
+        return Err(RecordsError::Invalid(format!(
+            "transaction has {} writes, more than {}",
+            writes.len(),
+            limits::MAX_TRANSACTION_WRITES
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for write in writes {
+        validate_key(write.key())?;
+        if !seen.insert(write.key()) {
+            return Err(RecordsError::Invalid(format!(
+                "transaction writes {} more than once",
+                write.key()
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub fn validate_query(query: &Query) -> RecordsResult<()> {
+    validate_key(&RecordKey::new(query.partition.clone(), "-"))?;
+    if query.limit == 0 || query.limit > Query::MAX_PAGE_SIZE {
+        return Err(RecordsError::Invalid(format!(
+            "page size must be 1..={}",
+            Query::MAX_PAGE_SIZE
+        )));
+    }
+    Ok(())
+}
+
+/// Now, in Unix seconds: the clock every expiry check uses.
+pub fn now_unix() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A record is live until its expiry second has passed.
+pub fn is_live(expires_at: Option<i64>, now: i64) -> bool {
+    expires_at.is_none_or(|at| at > now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn transaction_rejects_duplicate_keys_and_empty_or_oversized_batches() {
+        let key = RecordKey::new("p", "s");
+        let create = Write::Create(NewRecord::new(key.clone(), json!({})));
+        let check = Write::Check {
+            key,
+            expect: Expect::exists(),
+        };
+        assert!(validate_transaction(&[create.clone(), check]).is_err());
+        assert!(validate_transaction(&[]).is_err());
+        let many: Vec<Write> = (0..26)
+            .map(|i| Write::Create(NewRecord::new(RecordKey::new("p", i.to_string()), json!(1))))
+            .collect();
+        assert!(validate_transaction(&many).is_err());
+        assert!(validate_transaction(&[create]).is_ok());
+    }
+
+    #[test]
+    fn keys_must_be_non_empty_and_bounded() {
+        assert!(validate_key(&RecordKey::new("", "s")).is_err());
+        assert!(validate_key(&RecordKey::new("p", "x".repeat(513))).is_err());
+        assert!(validate_key(&RecordKey::new("p", "x".repeat(512))).is_ok());
+    }
+
+    #[test]
+    fn expiry_is_exclusive_of_the_expiry_second() {
+        assert!(is_live(None, 10));
+        assert!(is_live(Some(11), 10));
+        assert!(!is_live(Some(10), 10));
+    }
+}

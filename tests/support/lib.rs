@@ -1,0 +1,5 @@
+//! Shared support for the integration tests: the AWS emulator connection and the port
+//! contract suites.
+
+pub mod aws;
+pub mod contract;

@@ -2,8 +2,16 @@
 //!
 //! Layout: [`ports`] are the traits the domain depends on; [`adapters`] implement them for
 //! AWS and for the embedded local mode; [`api`] is the one HTTP layer (route table, handlers,
-//! errors) served by the Lambda functions and by the local server alike; [`steps`] runs
-//! background steps from the queue.
+//! errors) served by the Lambda functions ([`lambda`]) and by the local server alike;
+//! [`steps`] runs background steps from the queue; [`app`] wires ports to configuration.
 
 pub mod adapters;
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod crypto;
+pub mod lambda;
+pub mod networks;
 pub mod ports;
+pub mod steps;
+pub mod telemetry;

@@ -99,8 +99,7 @@ pub trait KeyVault: Send + Sync + fmt::Debug {
     async fn generate_data_key(&self, context: &EncryptionContext) -> VaultResult<DataKey>;
 
     /// Encrypt at most [`MAX_DIRECT_PLAINTEXT`] bytes under the master key.
-    async fn encrypt(&self, plaintext: &[u8], context: &EncryptionContext)
-    -> VaultResult<Vec<u8>>;
+    async fn encrypt(&self, plaintext: &[u8], context: &EncryptionContext) -> VaultResult<Vec<u8>>;
 
     /// Decrypt what `encrypt` produced, or a wrapped data key, given the same context.
     async fn decrypt(

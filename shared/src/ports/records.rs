@@ -233,8 +233,12 @@ pub trait RecordStore: Send + Sync + fmt::Debug {
     async fn create(&self, record: NewRecord) -> RecordsResult<Record>;
 
     /// Replace a live record that meets `expect`; returns it with its new version.
-    async fn update(&self, key: &RecordKey, expect: Expect, change: Change)
-    -> RecordsResult<Record>;
+    async fn update(
+        &self,
+        key: &RecordKey,
+        expect: Expect,
+        change: Change,
+    ) -> RecordsResult<Record>;
 
     /// Remove a live record that meets `expect`.
     async fn delete(&self, key: &RecordKey, expect: Expect) -> RecordsResult<()>;

@@ -65,6 +65,8 @@ pub type QueueResult<T> = Result<T, QueueError>;
 
 /// SQS delays at most 15 minutes; both adapters refuse longer delays the same way.
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
+/// Deliveries before a message moves to the dead-letter queue (the SQS redrive `maxReceiveCount`).
+pub const DEFAULT_MAX_RECEIVES: u32 = 5;
 /// SQS messages are at most 256 KiB.
 pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
 

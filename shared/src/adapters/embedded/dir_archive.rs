@@ -1,1 +1,558 @@
-//! (being written)
+//! `DirArchive`: the archive port on a local directory, with HMAC-signed expiring links that
+//! the local server checks with [`DirArchive::verify_link`] before serving
+//! `GET /v1/archive/{key}`.
+//!
+//! Layout: the object at key `a/b/c.json` is the file `root/a/b/c.json~object`. The `~`
+//! cannot occur in a key, so object files never collide with the directories of longer keys
+//! (`a` and `a/b` can both exist) nor with staging files (`c.json~staging-<ulid>`). Each file
+//! is `b"WLA1\n"`, a one-line JSON header with the content type, then the body, and it is
+//! written to a staging file and renamed into place: a reader sees the old object or the new
+//! one, content type and body together, never a mix or half of either.
+
+use crate::adapters::embedded::local_vault::{
+    KEY_FILE_LEN, KeyFileError, open_or_create_key_file, sync_directory, write_private_file,
+};
+use crate::ports::archive::{
+    Archive, ArchiveError, ArchiveResult, ArchivedObject, validate_link_lifetime,
+    validate_object_key,
+};
+use async_trait::async_trait;
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret as _, SecretBox};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::fmt;
+use std::fs;
+use std::io;
+use std::os::unix::fs::DirBuilderExt as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use url::Url;
+
+/// The first bytes of every stored object file; a new layout gets a new magic.
+const OBJECT_MAGIC: &[u8] = b"WLA1\n";
+/// Appended to the last key segment to name an object's file.
+const OBJECT_SUFFIX: &str = "~object";
+/// Appended (with a ulid) to the last key segment to name a staging file.
+const STAGING_SUFFIX: &str = "~staging-";
+/// Longest content type accepted (S3 has no lower limit worth matching).
+const MAX_CONTENT_TYPE_LEN: usize = 255;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Why a download link is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    #[error("the download link has expired")]
+    Expired,
+    #[error("the download link's signature is not valid")]
+    BadSignature,
+}
+
+/// The header line of a stored object.
+#[derive(Serialize, Deserialize)]
+struct ObjectHeader {
+    content_type: String,
+}
+
+/// An archive in a local directory.
+pub struct DirArchive {
+    root: PathBuf,
+    link_key: SecretBox<[u8; KEY_FILE_LEN]>,
+    public_base_url: Url,
+}
+
+impl fmt::Debug for DirArchive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirArchive")
+            .field("root", &self.root)
+            .field("link_key", &"[redacted]")
+            .field("public_base_url", &self.public_base_url.as_str())
+            .finish()
+    }
+}
+
+impl DirArchive {
+    /// Open the archive at `root` (created if missing), with the link signing key at
+    /// `link_key_path` (a random key created on first run, mode 0600, like the master key).
+    /// Links point at `public_base_url`, where the local server listens.
+    ///
+    /// Blocking file IO: call it at startup, or from `spawn_blocking`.
+    pub fn open(root: &Path, link_key_path: &Path, public_base_url: Url) -> ArchiveResult<Self> {
+        if public_base_url.cannot_be_a_base()
+            || !matches!(public_base_url.scheme(), "http" | "https")
+            || public_base_url.query().is_some()
+            || public_base_url.fragment().is_some()
+        {
+            return Err(ArchiveError::Invalid(format!(
+                "archive public base URL {public_base_url} must be an http(s) URL without \
+                 query or fragment"
+            )));
+        }
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(root)
+            .map_err(|error| {
+                ArchiveError::Internal(format!("archive directory {}: {error}", root.display()))
+            })?;
+        let link_key = open_or_create_key_file(link_key_path).map_err(|error| match error {
+            KeyFileError::Io { .. } => ArchiveError::Internal(error.to_string()),
+            _ => ArchiveError::Invalid(error.to_string()),
+        })?;
+        Ok(DirArchive {
+            root: root.to_path_buf(),
+            link_key,
+            public_base_url,
+        })
+    }
+
+    /// Check a link made by [`Archive::download_url`]: the signature first (so nothing is
+    /// said about links we never made), then the expiry.
+    pub fn verify_link(&self, key: &str, expires: i64, signature: &str) -> Result<(), LinkError> {
+        let signature = hex::decode(signature).map_err(|_| LinkError::BadSignature)?;
+        self.link_mac(key, expires)
+            .map_err(|_| LinkError::BadSignature)?
+            .verify_slice(&signature)
+            .map_err(|_| LinkError::BadSignature)?;
+        let now = unix_now().map_err(|_| LinkError::Expired)?;
+        if now.as_secs() >= u64::try_from(expires).unwrap_or(0) {
+            return Err(LinkError::Expired);
+        }
+        Ok(())
+    }
+
+    /// HMAC-SHA256 over `key + "\n" + expires`; the newline keeps the two apart.
+    fn link_mac(&self, key: &str, expires: i64) -> Result<HmacSha256, hmac::digest::InvalidLength> {
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(self.link_key.expose_secret())?;
+        mac.update(key.as_bytes());
+        mac.update(b"\n");
+        mac.update(expires.to_string().as_bytes());
+        Ok(mac)
+    }
+
+    /// Where the object at `key` lives (the key is validated by the caller).
+    fn object_path(&self, key: &str) -> PathBuf {
+        let mut path = self.root.join(key);
+        let mut file_name = path.file_name().unwrap_or_default().to_os_string();
+        file_name.push(OBJECT_SUFFIX);
+        path.set_file_name(file_name);
+        path
+    }
+}
+
+/// Content types both archive adapters accept: 1 to 255 visible ASCII characters or spaces
+/// (what an HTTP header value can carry unchanged).
+pub(crate) fn validate_content_type(content_type: &str) -> ArchiveResult<()> {
+    if content_type.is_empty()
+        || content_type.len() > MAX_CONTENT_TYPE_LEN
+        || !content_type.bytes().all(|b| (0x20..0x7f).contains(&b))
+    {
+        return Err(ArchiveError::Invalid(format!(
+            "content type {content_type:?} must be 1 to {MAX_CONTENT_TYPE_LEN} printable ASCII \
+             characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Links last at least as long as asked: a fractional second is rounded up.
+pub(crate) fn link_lifetime_in_whole_seconds(lifetime: Duration) -> Duration {
+    let whole = lifetime.as_secs() + u64::from(lifetime.subsec_nanos() > 0);
+    Duration::from_secs(whole)
+}
+
+fn unix_now() -> ArchiveResult<Duration> {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| ArchiveError::Internal("the system clock is before 1970".into()))
+}
+
+fn io_failure(what: &str, path: &Path) -> impl FnOnce(io::Error) -> ArchiveError {
+    let context = format!("{what} {}", path.display());
+    move |error| match error.kind() {
+        io::ErrorKind::StorageFull | io::ErrorKind::ResourceBusy => {
+            ArchiveError::Unavailable(format!("{context}: {error}"))
+        }
+        _ => ArchiveError::Internal(format!("{context}: {error}")),
+    }
+}
+
+/// Run file work off the async executor.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> ArchiveResult<T> + Send + 'static,
+) -> ArchiveResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| ArchiveError::Internal(format!("archive file task failed: {error}")))?
+}
+
+fn write_object(path: &Path, body: &[u8], content_type: &str) -> ArchiveResult<()> {
+    let directory = path
+        .parent()
+        .ok_or_else(|| ArchiveError::Internal(format!("{} has no parent", path.display())))?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(directory)
+        .map_err(io_failure("creating archive directory", directory))?;
+    let header = serde_json::to_vec(&ObjectHeader {
+        content_type: content_type.to_owned(),
+    })
+    .map_err(|error| ArchiveError::Internal(format!("object header: {error}")))?;
+    let mut contents = Vec::with_capacity(OBJECT_MAGIC.len() + header.len() + 1 + body.len());
+    contents.extend_from_slice(OBJECT_MAGIC);
+    contents.extend_from_slice(&header);
+    contents.push(b'\n');
+    contents.extend_from_slice(body);
+
+    let mut staging_name = path.file_name().unwrap_or_default().to_os_string();
+    staging_name.push(format!("{STAGING_SUFFIX}{}", ulid::Ulid::new()));
+    let staging = path.with_file_name(staging_name);
+    let written = write_private_file(&staging, &contents).and_then(|()| fs::rename(&staging, path));
+    if let Err(error) = written {
+        let _ = fs::remove_file(&staging);
+        return Err(io_failure("writing archive object", path)(error));
+    }
+    sync_directory(directory).map_err(io_failure("syncing archive directory", directory))
+}
+
+fn read_object(key: &str, path: &Path) -> ArchiveResult<ArchivedObject> {
+    let contents = match fs::read(path) {
+        Ok(contents) => contents,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            return Err(ArchiveError::NotFound(key.to_owned()));
+        }
+        Err(error) => return Err(io_failure("reading archive object", path)(error)),
+    };
+    let corrupt =
+        || ArchiveError::Internal(format!("archive object {} is corrupt", path.display()));
+    let rest = contents.strip_prefix(OBJECT_MAGIC).ok_or_else(corrupt)?;
+    let header_end = rest.iter().position(|&b| b == b'\n').ok_or_else(corrupt)?;
+    let header: ObjectHeader =
+        serde_json::from_slice(&rest[..header_end]).map_err(|_| corrupt())?;
+    Ok(ArchivedObject {
+        content_type: header.content_type,
+        body: rest[header_end + 1..].to_vec(),
+    })
+}
+
+#[async_trait]
+impl Archive for DirArchive {
+    async fn put(&self, key: &str, body: Vec<u8>, content_type: &str) -> ArchiveResult<()> {
+        validate_object_key(key)?;
+        validate_content_type(content_type)?;
+        let path = self.object_path(key);
+        let content_type = content_type.to_owned();
+        blocking(move || write_object(&path, &body, &content_type)).await
+    }
+
+    async fn get(&self, key: &str) -> ArchiveResult<ArchivedObject> {
+        validate_object_key(key)?;
+        let path = self.object_path(key);
+        let key = key.to_owned();
+        blocking(move || read_object(&key, &path)).await
+    }
+
+    /// `{public_base_url}/v1/archive/{key}?expires={unix seconds}&signature={hex HMAC}`.
+    async fn download_url(&self, key: &str, lifetime: Duration) -> ArchiveResult<String> {
+        validate_object_key(key)?;
+        validate_link_lifetime(lifetime)?;
+        let deadline = unix_now()? + link_lifetime_in_whole_seconds(lifetime);
+        let expires = i64::try_from(deadline.as_secs() + u64::from(deadline.subsec_nanos() > 0))
+            .map_err(|_| ArchiveError::Internal("link expiry out of range".into()))?;
+        let mac = self
+            .link_mac(key, expires)
+            .map_err(|error| ArchiveError::Internal(format!("link signing key: {error}")))?;
+        let signature = hex::encode(mac.finalize().into_bytes());
+        let mut url = self.public_base_url.clone();
+        url.path_segments_mut()
+            .map_err(|()| ArchiveError::Internal("public base URL cannot take a path".into()))?
+            .pop_if_empty()
+            .extend(["v1", "archive"])
+            .extend(key.split('/'));
+        url.query_pairs_mut()
+            .append_pair("expires", &expires.to_string())
+            .append_pair("signature", &signature);
+        Ok(url.into())
+    }
+
+    /// Healthy while the root directory is there.
+    async fn health(&self) -> ArchiveResult<()> {
+        let root = self.root.clone();
+        blocking(move || match fs::metadata(&root) {
+            Ok(metadata) if metadata.is_dir() => Ok(()),
+            Ok(_) => Err(ArchiveError::Unavailable(format!(
+                "archive root {} is not a directory",
+                root.display()
+            ))),
+            Err(error) => Err(ArchiveError::Unavailable(format!(
+                "archive root {}: {error}",
+                root.display()
+            ))),
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn archive(dir: &Path) -> DirArchive {
+        DirArchive::open(
+            &dir.join("archive"),
+            &dir.join("link.key"),
+            Url::parse("http://127.0.0.1:8080/").unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn query(url: &str) -> (String, i64, String) {
+        let url = Url::parse(url).unwrap();
+        let key = url.path().strip_prefix("/v1/archive/").unwrap().to_owned();
+        let pairs: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        (
+            key,
+            pairs["expires"].parse().unwrap(),
+            pairs["signature"].clone(),
+        )
+    }
+
+    #[tokio::test]
+    async fn links_have_the_documented_shape_and_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = archive(dir.path());
+        let before = unix_now().unwrap().as_secs() as i64;
+        let url = archive
+            .download_url("exports/u1/a=b.csv", Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(
+            url.starts_with("http://127.0.0.1:8080/v1/archive/exports/u1/a=b.csv?expires="),
+            "{url}"
+        );
+        let (key, expires, signature) = query(&url);
+        assert_eq!(key, "exports/u1/a=b.csv");
+        assert!((before + 60..=before + 62).contains(&expires), "{expires}");
+        assert_eq!(signature.len(), 64);
+        archive.verify_link(&key, expires, &signature).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_base_url_with_a_path_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = DirArchive::open(
+            &dir.path().join("a"),
+            &dir.path().join("k"),
+            Url::parse("https://example.test/local").unwrap(),
+        )
+        .unwrap();
+        let url = archive
+            .download_url("x", Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(
+            url.starts_with("https://example.test/local/v1/archive/x?"),
+            "{url}"
+        );
+    }
+
+    #[test]
+    fn unusable_base_urls_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for base in [
+            "mailto:a@b.c",
+            "ftp://host/",
+            "http://host/?q=1",
+            "http://host/#f",
+        ] {
+            let result = DirArchive::open(
+                &dir.path().join("a"),
+                &dir.path().join("k"),
+                Url::parse(base).unwrap(),
+            );
+            assert!(matches!(result, Err(ArchiveError::Invalid(_))), "{base}");
+        }
+    }
+
+    #[tokio::test]
+    async fn tampered_links_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = archive(dir.path());
+        let url = archive
+            .download_url("a/b", Duration::from_secs(60))
+            .await
+            .unwrap();
+        let (key, expires, signature) = query(&url);
+        let mut flipped = signature.clone().into_bytes();
+        flipped[10] = if flipped[10] == b'0' { b'1' } else { b'0' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        for (key, expires, signature) in [
+            ("a/c", expires, signature.as_str()),
+            (key.as_str(), expires + 1, signature.as_str()),
+            (key.as_str(), expires, flipped.as_str()),
+            (key.as_str(), expires, &signature[..62]),
+            (key.as_str(), expires, "not hex"),
+            (key.as_str(), expires, ""),
+        ] {
+            assert_eq!(
+                archive.verify_link(key, expires, signature),
+                Err(LinkError::BadSignature),
+                "{key} {expires} {signature}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn expired_links_are_refused_after_the_signature_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = archive(dir.path());
+        let now = unix_now().unwrap().as_secs() as i64;
+        for expires in [now, now - 1, 0, -5] {
+            let signature = hex::encode(
+                archive
+                    .link_mac("k", expires)
+                    .unwrap()
+                    .finalize()
+                    .into_bytes(),
+            );
+            assert_eq!(
+                archive.verify_link("k", expires, &signature),
+                Err(LinkError::Expired)
+            );
+        }
+        let future = now + 30;
+        let signature = hex::encode(
+            archive
+                .link_mac("k", future)
+                .unwrap()
+                .finalize()
+                .into_bytes(),
+        );
+        assert_eq!(archive.verify_link("k", future, &signature), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn links_from_another_archive_key_are_refused() {
+        let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (first, second) = (archive(one.path()), archive(two.path()));
+        let url = first
+            .download_url("k", Duration::from_secs(60))
+            .await
+            .unwrap();
+        let (key, expires, signature) = query(&url);
+        assert_eq!(
+            second.verify_link(&key, expires, &signature),
+            Err(LinkError::BadSignature)
+        );
+    }
+
+    #[tokio::test]
+    async fn link_key_is_private_and_stable_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = archive(dir.path())
+            .download_url("k", Duration::from_secs(60))
+            .await
+            .unwrap();
+        let mode = fs::metadata(dir.path().join("link.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let (key, expires, signature) = query(&url);
+        archive(dir.path())
+            .verify_link(&key, expires, &signature)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_world_readable_link_key_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        archive(dir.path());
+        let key_path = dir.path().join("link.key");
+        fs::set_permissions(&key_path, fs::Permissions::from_mode(0o644)).unwrap();
+        let result = DirArchive::open(
+            &dir.path().join("archive"),
+            &key_path,
+            Url::parse("http://127.0.0.1/").unwrap(),
+        );
+        assert!(matches!(result, Err(ArchiveError::Invalid(m)) if m.contains("group or others")));
+    }
+
+    #[tokio::test]
+    async fn objects_and_longer_keys_coexist_without_leftovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = archive(dir.path());
+        archive.put("a", b"1".to_vec(), "text/plain").await.unwrap();
+        archive
+            .put("a/b", b"2".to_vec(), "text/plain")
+            .await
+            .unwrap();
+        archive.put("a/b", b"3".to_vec(), "text/csv").await.unwrap();
+        assert_eq!(archive.get("a").await.unwrap().body, b"1");
+        assert_eq!(archive.get("a/b").await.unwrap().body, b"3");
+        let mut names: Vec<_> = fs::read_dir(dir.path().join("archive/a"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["b~object"]);
+        let on_disk = fs::read(dir.path().join("archive/a/b~object")).unwrap();
+        assert_eq!(on_disk, b"WLA1\n{\"content_type\":\"text/csv\"}\n3");
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_object_is_an_internal_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = archive(dir.path());
+        fs::write(dir.path().join("archive/bad~object"), b"garbage").unwrap();
+        assert!(matches!(
+            archive.get("bad").await,
+            Err(ArchiveError::Internal(_))
+        ));
+    }
+
+    #[test]
+    fn content_types_must_be_printable_ascii() {
+        for good in ["text/csv", "application/json; charset=utf-8"] {
+            assert!(validate_content_type(good).is_ok(), "{good}");
+        }
+        let long = "a".repeat(256);
+        for bad in ["", "text/\ncsv", "t\u{e9}xt", long.as_str()] {
+            assert!(validate_content_type(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn lifetimes_round_up_to_whole_seconds() {
+        let round = link_lifetime_in_whole_seconds;
+        assert_eq!(round(Duration::from_millis(1)), Duration::from_secs(1));
+        assert_eq!(round(Duration::from_secs(5)), Duration::from_secs(5));
+        assert_eq!(round(Duration::from_millis(5001)), Duration::from_secs(6));
+    }
+
+    #[tokio::test]
+    async fn health_notices_a_missing_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = archive(dir.path());
+        archive.health().await.unwrap();
+        fs::remove_dir_all(dir.path().join("archive")).unwrap();
+        assert!(matches!(
+            archive.health().await,
+            Err(ArchiveError::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn debug_output_hides_the_link_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = archive(dir.path());
+        let debug = format!("{archive:?}");
+        assert!(debug.contains("[redacted]"), "{debug}");
+        assert!(!debug.contains(&hex::encode(archive.link_key.expose_secret())));
+        assert!(!debug.contains(&format!("{:?}", archive.link_key.expose_secret())));
+    }
+}

@@ -1,1 +1,0 @@
-//! Lambda entry points live in src/bin.

@@ -1,0 +1,74 @@
+//! The local server: every route of the table on one socket, the step worker in-process,
+//! over the embedded adapters by default (or the AWS ones, e.g. against an emulator, when
+//! `WALLETLESS_BACKEND=aws`). The binary is a thin `main`; tests run [`serve`] in-process.
+
+mod archive_links;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use walletless::api::{ROUTES, router};
+use walletless::app::App;
+use walletless::config::{Backend, Config, vars};
+use walletless::steps::StepRunner;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// The listen address from `WALLETLESS_LISTEN`, else [`DEFAULT_LISTEN`].
+pub fn listen_address() -> anyhow::Result<SocketAddr> {
+    std::env::var(vars::LISTEN)
+        .unwrap_or_else(|_| DEFAULT_LISTEN.to_string())
+        .parse()
+        .with_context(|| format!("{} must be an address like {DEFAULT_LISTEN}", vars::LISTEN))
+}
+
+/// Serve every route and run the step worker until `shutdown` resolves.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let address = listener.local_addr()?;
+    let (app, service) = match &config.backend {
+        Backend::Embedded {
+            data_dir,
+            public_url,
+        } => {
+            let public_url = match public_url {
+                Some(url) => url.clone(),
+                None => format!("http://{address}").parse()?,
+            };
+            let embedded = App::open_embedded(data_dir, public_url, &config).await?;
+            let service = router(embedded.app.clone(), ROUTES)
+                .merge(archive_links::router(embedded.archive.clone()));
+            (embedded.app, service)
+        }
+        Backend::Aws(resources) => {
+            let app = App::connect_aws(resources, &config).await?;
+            (app.clone(), router(app, ROUTES))
+        }
+    };
+
+    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn({
+        let app = app.clone();
+        async move {
+            StepRunner::standard()
+                .run_worker(app, async {
+                    let _ = worker_stopped.await;
+                })
+                .await;
+        }
+    });
+
+    tracing::info!(address = %address, routes = ROUTES.len(), "listening");
+    axum::serve(listener, service)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server failed")?;
+    let _ = stop_worker.send(());
+    worker.await.context("step worker panicked")?;
+    tracing::info!("stopped");
+    Ok(())
+}

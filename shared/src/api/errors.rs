@@ -1,0 +1,204 @@
+//! The error catalogue: every code the API can answer with, its HTTP status, whether a retry
+//! can help, and the message a person can act on. Every error body has one shape:
+//! `{"error": {"code", "message", "retryable", "details", "request_id"}}`.
+
+use http::StatusCode;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ports::{ArchiveError, QueueError, RecordsError, VaultError};
+
+macro_rules! catalogue {
+    ($($variant:ident => ($status:ident, $retryable:literal, $message:literal),)+) => {
+        /// A stable error code. The wire form is the SCREAMING_SNAKE_CASE name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+        pub enum ErrorCode { $($variant,)+ }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            pub fn status(self) -> StatusCode {
+                match self { $(ErrorCode::$variant => StatusCode::$status,)+ }
+            }
+
+            pub fn retryable(self) -> bool {
+                match self { $(ErrorCode::$variant => $retryable,)+ }
+            }
+
+            /// The default message; an error may carry a more specific one.
+            pub fn message(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $message,)+ }
+            }
+        }
+    };
+}
+
+catalogue! {
+    MalformedRequest => (BAD_REQUEST, false, "The request is malformed; see details for the field."),
+    PayloadTooLarge => (PAYLOAD_TOO_LARGE, false, "The request body is larger than the 1 MiB allowed."),
+    RouteNotFound => (NOT_FOUND, false, "No such route."),
+    MethodNotAllowed => (METHOD_NOT_ALLOWED, false, "This route does not accept that method."),
+    ArchiveLinkInvalid => (FORBIDDEN, false, "The download link is invalid or has expired; ask for a new one."),
+    NotFound => (NOT_FOUND, false, "The requested object does not exist."),
+    DependencyUnavailable => (SERVICE_UNAVAILABLE, true, "A dependency of the service is unavailable; retry shortly."),
+    RecordsUnavailable => (SERVICE_UNAVAILABLE, true, "The records store is unavailable; retry shortly."),
+    KeyVaultUnavailable => (SERVICE_UNAVAILABLE, true, "The key vault is unavailable; retry shortly."),
+    QueueUnavailable => (SERVICE_UNAVAILABLE, true, "The step queue is unavailable; retry shortly."),
+    ArchiveUnavailable => (SERVICE_UNAVAILABLE, true, "The archive is unavailable; retry shortly."),
+    Internal => (INTERNAL_SERVER_ERROR, false, "An internal error occurred; it has been logged with the request id."),
+}
+
+impl ErrorCode {
+    /// The wire form, e.g. `KEY_VAULT_UNAVAILABLE`.
+    pub fn as_str(self) -> String {
+        match serde_json::to_value(self) {
+            Ok(Value::String(code)) => code,
+            _ => format!("{self:?}"),
+        }
+    }
+}
+
+/// An error answer: a catalogued code, a message and optional structured details.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode) -> Self {
+        Self {
+            code,
+            message: code.message().to_string(),
+            details: None,
+        }
+    }
+
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    pub fn with_details(mut self, details: Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// A 400 naming the field that is wrong.
+    pub fn malformed(field: &str, why: impl Into<String>) -> Self {
+        let why = why.into();
+        Self::new(ErrorCode::MalformedRequest)
+            .with_message(format!("{field}: {why}"))
+            .with_details(serde_json::json!({ "field": field, "reason": why }))
+    }
+
+    /// The response body, stamped with the request id.
+    pub fn body(&self, request_id: &str) -> Value {
+        serde_json::json!({
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "retryable": self.code.retryable(),
+                "details": self.details,
+                "request_id": request_id,
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+// Port errors reach callers as catalogued codes. Internal details go to the logs (by the
+// router), never into the answer.
+impl From<RecordsError> for ApiError {
+    fn from(error: RecordsError) -> Self {
+        match error {
+            RecordsError::Unavailable(_) => ApiError::new(ErrorCode::RecordsUnavailable),
+            _ => internal(&error),
+        }
+    }
+}
+
+impl From<VaultError> for ApiError {
+    fn from(error: VaultError) -> Self {
+        match error {
+            VaultError::Unavailable(_) => ApiError::new(ErrorCode::KeyVaultUnavailable),
+            _ => internal(&error),
+        }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(error: QueueError) -> Self {
+        match error {
+            QueueError::Unavailable(_) => ApiError::new(ErrorCode::QueueUnavailable),
+            _ => internal(&error),
+        }
+    }
+}
+
+impl From<ArchiveError> for ApiError {
+    fn from(error: ArchiveError) -> Self {
+        match error {
+            ArchiveError::Unavailable(_) => ApiError::new(ErrorCode::ArchiveUnavailable),
+            ArchiveError::NotFound(_) => ApiError::new(ErrorCode::NotFound),
+            _ => internal(&error),
+        }
+    }
+}
+
+fn internal(error: &dyn std::error::Error) -> ApiError {
+    tracing::error!(error = %error, "internal error");
+    ApiError::new(ErrorCode::Internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_screaming_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let name = code.as_str();
+            assert!(
+                name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_'),
+                "{name}"
+            );
+            assert!(seen.insert(name));
+        }
+        assert_eq!(
+            ErrorCode::KeyVaultUnavailable.as_str(),
+            "KEY_VAULT_UNAVAILABLE"
+        );
+    }
+
+    #[test]
+    fn unavailable_codes_are_retryable_and_caller_mistakes_are_not() {
+        for code in ErrorCode::ALL {
+            if code.status() == StatusCode::SERVICE_UNAVAILABLE {
+                assert!(code.retryable(), "{code:?}");
+            }
+            if matches!(code.status().as_u16(), 400 | 403 | 404 | 405 | 413) {
+                assert!(!code.retryable(), "{code:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn body_has_the_one_shape() {
+        let body = ApiError::malformed("email", "missing").body("req-1");
+        assert_eq!(body["error"]["code"], "MALFORMED_REQUEST");
+        assert_eq!(body["error"]["retryable"], false);
+        assert_eq!(body["error"]["details"]["field"], "email");
+        assert_eq!(body["error"]["request_id"], "req-1");
+    }
+}

@@ -1,0 +1,94 @@
+//! The route table: every endpoint once. Each Lambda binary serves one entry (its binary name
+//! is the route id), the local server mounts all of them, and a test checks that the SAM
+//! template declares exactly these routes.
+
+use futures::future::BoxFuture;
+use http::Method;
+
+use super::handlers;
+use super::{ApiError, ApiRequest, ApiResponse};
+use crate::app::App;
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// Anyone; rate-limited by source address.
+    Public,
+    /// A signed-in user with a valid access token.
+    User,
+}
+
+pub type Handler = fn(App, ApiRequest) -> BoxFuture<'static, Result<ApiResponse, ApiError>>;
+
+#[derive(Clone)]
+pub struct Route {
+    /// Stable identifier: the Lambda binary and SAM function are named after it.
+    pub id: &'static str,
+    pub method: Method,
+    /// API Gateway path syntax (`/v1/drafts/{id}`), which axum shares.
+    pub path: &'static str,
+    pub auth: Auth,
+    pub summary: &'static str,
+    pub handler: Handler,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} ({:?})",
+            self.id, self.method, self.path, self.auth
+        )
+    }
+}
+
+pub static ROUTES: &[Route] = &[
+    Route {
+        id: "health",
+        method: Method::GET,
+        path: "/v1/health",
+        auth: Auth::Public,
+        summary: "Check every dependency; 503 naming the failing ones",
+        handler: |app, req| Box::pin(handlers::health::get(app, req)),
+    },
+    Route {
+        id: "list-networks",
+        method: Method::GET,
+        path: "/v1/networks",
+        auth: Auth::Public,
+        summary: "The configured networks",
+        handler: |app, req| Box::pin(handlers::networks::list(app, req)),
+    },
+];
+
+/// The route with this id.
+pub fn find(id: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|route| route.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_and_method_paths_are_unique_and_well_formed() {
+        let mut ids = HashSet::new();
+        let mut endpoints = HashSet::new();
+        for route in ROUTES {
+            assert!(ids.insert(route.id), "duplicate id {}", route.id);
+            assert!(
+                endpoints.insert((route.method.clone(), route.path)),
+                "duplicate endpoint {route:?}"
+            );
+            assert!(route.path.starts_with("/v1/"), "{route:?}");
+            assert!(
+                route
+                    .id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'-'),
+                "{route:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,866 @@
+//! Keeps infra/template.yaml honest: its routes, functions, environment and resource settings
+//! must match what the Rust code declares (the route table, the Lambda binaries, the consumer
+//! functions, the DynamoDB layout, the redrive count), so a change on one side without the
+//! other fails here instead of in a deployment.
+//!
+//! The template is read as plain YAML; CloudFormation short tags (`!Ref X`, `!GetAtt A.B`,
+//! `!Sub ...`) are rewritten to their long forms (`{"Ref": X}`, `{"Fn::GetAtt": [A, B]}`, ...)
+//! so every check sees one shape.
+
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+use std::path::{Path, PathBuf};
+
+use walletless::adapters::aws::dynamodb::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
+use walletless::api::routes::ROUTES;
+use walletless::config::vars;
+use walletless::ports::step_queue::DEFAULT_MAX_RECEIVES;
+use walletless::steps::CONSUMER_FUNCTIONS;
+
+/// Every variable each function must get from `Globals.Function.Environment`: what
+/// `walletless::config` reads in AWS mode, plus the log filter.
+const FUNCTION_ENVIRONMENT: &[&str] = &[
+    vars::BACKEND,
+    vars::RECORDS_TABLE,
+    vars::KMS_KEY_ID,
+    vars::STEP_QUEUE_URL,
+    vars::STEP_DEAD_LETTER_QUEUE_URL,
+    vars::ARCHIVE_BUCKET,
+    vars::NETWORKS_FILE,
+    vars::STEP_MAX_RECEIVES,
+    "RUST_LOG",
+];
+
+const TEMPLATE: &str = "infra/template.yaml";
+const FUNCTIONS_MANIFEST: &str = "functions/Cargo.toml";
+const SAM_CONFIG: &str = "samconfig.toml";
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or_else(|| panic!("tests/ should live in the workspace root"))
+        .to_path_buf()
+}
+
+fn read(relative: &str) -> String {
+    let path = workspace_root().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+// ------------------------------------------------------------------------------ YAML to JSON
+
+/// The YAML document as JSON, CloudFormation short tags expanded.
+fn yaml_to_json(value: serde_yaml::Value) -> Value {
+    use serde_yaml::Value as Yaml;
+    match value {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(b) => Value::Bool(b),
+        Yaml::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                json!(u)
+            } else if let Some(i) = n.as_i64() {
+                json!(i)
+            } else {
+                json!(n.as_f64())
+            }
+        }
+        Yaml::String(s) => Value::String(s),
+        Yaml::Sequence(items) => Value::Array(items.into_iter().map(yaml_to_json).collect()),
+        Yaml::Mapping(mapping) => Value::Object(
+            mapping
+                .into_iter()
+                .map(|(key, value)| {
+                    let key = match key {
+                        Yaml::String(s) => s,
+                        other => serde_yaml::to_string(&other)
+                            .unwrap_or_else(|e| panic!("{TEMPLATE}: unreadable key {other:?}: {e}"))
+                            .trim()
+                            .to_string(),
+                    };
+                    (key, yaml_to_json(value))
+                })
+                .collect(),
+        ),
+        Yaml::Tagged(tagged) => {
+            let name = tagged.tag.to_string().trim_start_matches('!').to_string();
+            let inner = yaml_to_json(tagged.value);
+            match name.as_str() {
+                "Ref" | "Condition" => json!({ name: inner }),
+                // `!GetAtt Resource.Attribute` is the string form of `[Resource, Attribute]`.
+                "GetAtt" => match inner {
+                    Value::String(dotted) => {
+                        let (resource, attribute) = dotted
+                            .split_once('.')
+                            .unwrap_or_else(|| panic!("!GetAtt {dotted} has no attribute"));
+                        json!({ "Fn::GetAtt": [resource, attribute] })
+                    }
+                    list => json!({ "Fn::GetAtt": list }),
+                },
+                _ => json!({ format!("Fn::{name}"): inner }),
+            }
+        }
+    }
+}
+
+/// The logical id a `Ref` or `Fn::GetAtt` points at.
+fn referenced_id(value: &Value) -> Option<&str> {
+    if let Some(id) = value.get("Ref").and_then(Value::as_str) {
+        return Some(id);
+    }
+    value
+        .get("Fn::GetAtt")
+        .and_then(|target| target.get(0))
+        .and_then(Value::as_str)
+}
+
+// ------------------------------------------------------------------------------ the template
+
+struct Template {
+    root: Value,
+}
+
+/// A serverless function of the template, with what the checks need of it.
+struct Function<'t> {
+    logical_id: &'t str,
+    binary: &'t str,
+    properties: &'t Value,
+    metadata: &'t Value,
+}
+
+impl Template {
+    fn load() -> Self {
+        let yaml: serde_yaml::Value = serde_yaml::from_str(&read(TEMPLATE))
+            .unwrap_or_else(|e| panic!("{TEMPLATE} is not valid YAML: {e}"));
+        Self {
+            root: yaml_to_json(yaml),
+        }
+    }
+
+    fn resources(&self) -> &Map<String, Value> {
+        self.root["Resources"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{TEMPLATE} has no Resources map"))
+    }
+
+    fn resource(&self, logical_id: &str) -> &Value {
+        self.resources()
+            .get(logical_id)
+            .unwrap_or_else(|| panic!("{TEMPLATE} refers to a missing resource {logical_id}"))
+    }
+
+    fn resource_type(&self, logical_id: &str) -> &str {
+        self.resource(logical_id)["Type"].as_str().unwrap_or("")
+    }
+
+    fn of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+        self.resources()
+            .iter()
+            .filter(move |(_, resource)| resource["Type"] == kind)
+            .map(|(id, resource)| (id.as_str(), resource))
+    }
+
+    fn globals(&self) -> &Value {
+        &self.root["Globals"]["Function"]
+    }
+
+    fn global_environment(&self) -> &Map<String, Value> {
+        self.globals()["Environment"]["Variables"]
+            .as_object()
+            .unwrap_or_else(|| {
+                panic!("{TEMPLATE}: Globals.Function.Environment.Variables is missing")
+            })
+    }
+
+    /// The resource a Globals environment variable points at, checked to be of `kind`.
+    fn environment_target(&self, variable: &str, kind: &str) -> &str {
+        let value = self
+            .global_environment()
+            .get(variable)
+            .unwrap_or_else(|| panic!("{TEMPLATE}: Globals sets no {variable}"));
+        let id = referenced_id(value).unwrap_or_else(|| {
+            panic!("{TEMPLATE}: {variable} should !Ref or !GetAtt a {kind}, is {value}")
+        });
+        assert_eq!(
+            self.resource_type(id),
+            kind,
+            "{TEMPLATE}: {variable} points at {id}, which is not a {kind}"
+        );
+        id
+    }
+
+    fn functions(&self) -> Vec<Function<'_>> {
+        self.of_type("AWS::Serverless::Function")
+            .map(|(logical_id, resource)| Function {
+                logical_id,
+                binary: resource["Metadata"]["BuildProperties"]["Binary"]
+                    .as_str()
+                    .unwrap_or_else(|| {
+                        panic!("{TEMPLATE}: {logical_id} has no Metadata.BuildProperties.Binary")
+                    }),
+                properties: &resource["Properties"],
+                metadata: &resource["Metadata"],
+            })
+            .collect()
+    }
+
+    fn function_by_binary(&self, binary: &str) -> Function<'_> {
+        self.functions()
+            .into_iter()
+            .find(|function| function.binary == binary)
+            .unwrap_or_else(|| panic!("{TEMPLATE} has no function whose Binary is {binary:?}"))
+    }
+
+    /// A function property, falling back to Globals as SAM does.
+    fn function_property<'a>(&'a self, function: &'a Function<'_>, name: &str) -> &'a Value {
+        match &function.properties[name] {
+            Value::Null => &self.globals()[name],
+            own => own,
+        }
+    }
+}
+
+impl Function<'_> {
+    fn events(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.properties["Events"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(name, event)| (name.as_str(), event))
+    }
+
+    fn events_of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> {
+        self.events()
+            .filter(move |(_, event)| event["Type"] == kind)
+    }
+}
+
+fn as_number(value: &Value, what: &str) -> u64 {
+    value
+        .as_u64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("{what} should be a literal number, is {value}"))
+}
+
+/// "missing: [...]; unexpected: [...]" for two sets that should be equal.
+fn set_drift<T: Ord + Debug>(expected: &BTreeSet<T>, actual: &BTreeSet<T>) -> String {
+    let missing: Vec<_> = expected.difference(actual).collect();
+    let unexpected: Vec<_> = actual.difference(expected).collect();
+    format!("missing {missing:?}, unexpected {unexpected:?}")
+}
+
+fn assert_retained(template: &Template, logical_id: &str) {
+    let resource = template.resource(logical_id);
+    for policy in ["DeletionPolicy", "UpdateReplacePolicy"] {
+        assert_eq!(
+            resource[policy], "Retain",
+            "{TEMPLATE}: {logical_id} keeps data and needs {policy}: Retain"
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------ routes
+
+#[test]
+fn http_api_events_are_exactly_the_route_table() {
+    let template = Template::load();
+    let apis: BTreeSet<&str> = template
+        .of_type("AWS::Serverless::HttpApi")
+        .map(|(id, _)| id)
+        .collect();
+
+    // (METHOD, path) -> (function logical id, binary), from every HttpApi event.
+    let mut declared: BTreeMap<(String, String), (&str, &str)> = BTreeMap::new();
+    for function in template.functions() {
+        let events: Vec<_> = function.events_of_type("HttpApi").collect();
+        assert!(
+            events.len() <= 1,
+            "{TEMPLATE}: {} serves {} routes; each route has its own function",
+            function.logical_id,
+            events.len()
+        );
+        for (name, event) in events {
+            let properties = &event["Properties"];
+            let api = referenced_id(&properties["ApiId"]);
+            assert!(
+                api.is_some_and(|api| apis.contains(api)),
+                "{TEMPLATE}: {}.Events.{name} must set ApiId to the template's HttpApi \
+                 (one of {apis:?}), not {}; without it SAM creates a second, implicit API",
+                function.logical_id,
+                properties["ApiId"]
+            );
+            let method = properties["Method"].as_str().unwrap_or("").to_uppercase();
+            let path = properties["Path"].as_str().unwrap_or("").to_string();
+            if let Some((other, _)) = declared.insert(
+                (method.clone(), path.clone()),
+                (function.logical_id, function.binary),
+            ) {
+                panic!(
+                    "{TEMPLATE}: {method} {path} is served by both {other} and {}",
+                    function.logical_id
+                );
+            }
+        }
+    }
+
+    let expected: BTreeSet<(String, String)> = ROUTES
+        .iter()
+        .map(|route| (route.method.as_str().to_string(), route.path.to_string()))
+        .collect();
+    let actual: BTreeSet<(String, String)> = declared.keys().cloned().collect();
+    assert_eq!(
+        expected,
+        actual,
+        "HttpApi events of {TEMPLATE} differ from walletless::api::routes::ROUTES: {}",
+        set_drift(&expected, &actual)
+    );
+
+    for route in ROUTES {
+        let key = (route.method.as_str().to_string(), route.path.to_string());
+        let (function, binary) = declared[&key];
+        assert_eq!(
+            binary, route.id,
+            "{TEMPLATE}: {} {} is served by {function}, built from binary {binary:?}, \
+             but the route id (and so its binary) is {:?}",
+            route.method, route.path, route.id
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------ functions
+
+#[test]
+fn functions_are_exactly_the_cargo_binaries() {
+    let template = Template::load();
+    let functions = template.functions();
+
+    let mut template_binaries = BTreeSet::new();
+    for function in &functions {
+        assert!(
+            template_binaries.insert(function.binary.to_string()),
+            "{TEMPLATE}: two functions build binary {:?}",
+            function.binary
+        );
+        assert_eq!(
+            function.metadata["BuildMethod"], "rust-cargolambda",
+            "{TEMPLATE}: {} must build with Metadata.BuildMethod rust-cargolambda",
+            function.logical_id
+        );
+        // cargo-lambda builds in CodeUri and takes target/lambda/<bin>/bootstrap from there,
+        // so CodeUri must be the workspace root, where target/ is.
+        let code_uri = function.properties["CodeUri"].as_str().unwrap_or_else(|| {
+            panic!("{TEMPLATE}: {} has no literal CodeUri", function.logical_id)
+        });
+        let code_dir = workspace_root().join("infra").join(code_uri);
+        let manifest = std::fs::read_to_string(code_dir.join("Cargo.toml")).unwrap_or_default();
+        assert!(
+            manifest.contains("[workspace]"),
+            "{TEMPLATE}: {} has CodeUri {code_uri:?} ({}), which is not the workspace root",
+            function.logical_id,
+            code_dir.display()
+        );
+    }
+
+    let manifest: toml::Table = read(FUNCTIONS_MANIFEST)
+        .parse()
+        .unwrap_or_else(|e| panic!("{FUNCTIONS_MANIFEST} is not valid TOML: {e}"));
+    let cargo_binaries: BTreeSet<String> = manifest
+        .get("bin")
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|bin| {
+            bin.get("name")
+                .and_then(toml::Value::as_str)
+                .unwrap_or_else(|| panic!("{FUNCTIONS_MANIFEST}: a [[bin]] has no name"))
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        cargo_binaries,
+        template_binaries,
+        "function binaries of {TEMPLATE} differ from the [[bin]] entries of {FUNCTIONS_MANIFEST}: {}",
+        set_drift(&cargo_binaries, &template_binaries)
+    );
+
+    let declared_in_rust: BTreeSet<String> = ROUTES
+        .iter()
+        .map(|route| route.id)
+        .chain(CONSUMER_FUNCTIONS.iter().copied())
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        declared_in_rust,
+        template_binaries,
+        "function binaries of {TEMPLATE} differ from ROUTES ids + steps::CONSUMER_FUNCTIONS: {}",
+        set_drift(&declared_in_rust, &template_binaries)
+    );
+}
+
+#[test]
+fn every_function_gets_the_whole_configuration() {
+    let template = Template::load();
+    let globals = template.globals();
+    for (property, expected) in [
+        ("Runtime", json!("provided.al2023")),
+        ("Handler", json!("bootstrap")),
+        ("Architectures", json!(["arm64"])),
+    ] {
+        assert_eq!(
+            globals[property], expected,
+            "{TEMPLATE}: Globals.Function.{property} (cargo-lambda builds an arm64 `bootstrap` \
+             for the provided runtime)"
+        );
+    }
+
+    let expected: BTreeSet<&str> = FUNCTION_ENVIRONMENT.iter().copied().collect();
+    let actual: BTreeSet<&str> = template
+        .global_environment()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        expected,
+        actual,
+        "Globals.Function.Environment.Variables of {TEMPLATE} differ from the variables the \
+         functions read: {}",
+        set_drift(&expected, &actual)
+    );
+    assert_eq!(
+        template.global_environment()[vars::BACKEND],
+        "aws",
+        "{TEMPLATE}: {} must select the AWS adapters",
+        vars::BACKEND
+    );
+    template.environment_target(vars::RECORDS_TABLE, "AWS::DynamoDB::Table");
+    template.environment_target(vars::KMS_KEY_ID, "AWS::KMS::Key");
+    template.environment_target(vars::STEP_QUEUE_URL, "AWS::SQS::Queue");
+    template.environment_target(vars::STEP_DEAD_LETTER_QUEUE_URL, "AWS::SQS::Queue");
+    template.environment_target(vars::ARCHIVE_BUCKET, "AWS::S3::Bucket");
+
+    let mut log_groups = BTreeSet::new();
+    for function in template.functions() {
+        // SAM merges a function's own Variables over Globals: a value set there would drift
+        // from the one checked here.
+        let own = function.properties["Environment"]["Variables"]
+            .as_object()
+            .map(|vars| vars.keys().map(String::as_str).collect::<BTreeSet<_>>())
+            .unwrap_or_default();
+        let overridden: Vec<_> = own.intersection(&expected).collect();
+        assert!(
+            overridden.is_empty(),
+            "{TEMPLATE}: {} overrides {overridden:?}; configuration comes from Globals only",
+            function.logical_id
+        );
+
+        let log_group = template.function_property(&function, "LoggingConfig")["LogGroup"].clone();
+        let log_group = referenced_id(&log_group).unwrap_or_else(|| {
+            panic!(
+                "{TEMPLATE}: {} needs LoggingConfig.LogGroup pointing at its own log group",
+                function.logical_id
+            )
+        });
+        assert_eq!(
+            template.resource_type(log_group),
+            "AWS::Logs::LogGroup",
+            "{TEMPLATE}: {}'s LoggingConfig.LogGroup {log_group} is not a log group",
+            function.logical_id
+        );
+        assert!(
+            !template.resource(log_group)["Properties"]["RetentionInDays"].is_null(),
+            "{TEMPLATE}: log group {log_group} of {} keeps logs forever; set RetentionInDays",
+            function.logical_id
+        );
+        assert!(
+            log_groups.insert(log_group.to_string()),
+            "{TEMPLATE}: {} shares log group {log_group} with another function",
+            function.logical_id
+        );
+    }
+}
+
+// ------------------------------------------------------------------------------ steps
+
+#[test]
+fn consumers_take_the_step_queue_with_partial_batch_failures() {
+    let template = Template::load();
+    let step_queue = template.environment_target(vars::STEP_QUEUE_URL, "AWS::SQS::Queue");
+    let visibility = as_number(
+        &template.resource(step_queue)["Properties"]["VisibilityTimeout"],
+        &format!("{step_queue}.VisibilityTimeout"),
+    );
+
+    for consumer in CONSUMER_FUNCTIONS {
+        let function = template.function_by_binary(consumer);
+        let events: Vec<_> = function.events_of_type("SQS").collect();
+        assert_eq!(
+            events.len(),
+            1,
+            "{TEMPLATE}: consumer {} ({consumer}) needs exactly one SQS event",
+            function.logical_id
+        );
+        assert_eq!(
+            function.events_of_type("HttpApi").count(),
+            0,
+            "{TEMPLATE}: consumer {} must not also serve a route",
+            function.logical_id
+        );
+        let (name, event) = events[0];
+        let properties = &event["Properties"];
+        let where_ = format!("{}.Events.{name}", function.logical_id);
+
+        assert_eq!(
+            referenced_id(&properties["Queue"]),
+            Some(step_queue),
+            "{TEMPLATE}: {where_} should consume {step_queue} (the queue of {}), not {}",
+            vars::STEP_QUEUE_URL,
+            properties["Queue"]
+        );
+        let response_types = properties["FunctionResponseTypes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            response_types.contains(&json!("ReportBatchItemFailures")),
+            "{TEMPLATE}: {where_} needs FunctionResponseTypes [ReportBatchItemFailures]: the \
+             consumer returns SqsBatchResponse, and without it one failure retries the batch"
+        );
+        let batch_size = as_number(&properties["BatchSize"], &format!("{where_}.BatchSize"));
+        assert!(
+            (1..=10).contains(&batch_size),
+            "{TEMPLATE}: {where_}.BatchSize is {batch_size}; SQS batches without a window take 1 to 10"
+        );
+
+        let timeout = as_number(
+            template.function_property(&function, "Timeout"),
+            &format!("{}.Timeout", function.logical_id),
+        );
+        assert!(
+            visibility >= 6 * timeout,
+            "{TEMPLATE}: {step_queue}.VisibilityTimeout is {visibility}s, less than six times \
+             the {timeout}s timeout of {} that AWS recommends",
+            function.logical_id
+        );
+    }
+}
+
+#[test]
+fn step_queue_redrive_matches_the_port() {
+    let template = Template::load();
+    let step_queue = template.environment_target(vars::STEP_QUEUE_URL, "AWS::SQS::Queue");
+    let dead_letters =
+        template.environment_target(vars::STEP_DEAD_LETTER_QUEUE_URL, "AWS::SQS::Queue");
+    let redrive = &template.resource(step_queue)["Properties"]["RedrivePolicy"];
+
+    assert_eq!(
+        redrive["maxReceiveCount"],
+        json!(DEFAULT_MAX_RECEIVES),
+        "{TEMPLATE}: {step_queue}.RedrivePolicy.maxReceiveCount must equal \
+         walletless::ports::step_queue::DEFAULT_MAX_RECEIVES"
+    );
+    assert_eq!(
+        template.global_environment()[vars::STEP_MAX_RECEIVES],
+        json!(DEFAULT_MAX_RECEIVES.to_string()),
+        "{TEMPLATE}: Globals {} must be the string {:?}, the redrive maxReceiveCount",
+        vars::STEP_MAX_RECEIVES,
+        DEFAULT_MAX_RECEIVES.to_string()
+    );
+    assert_eq!(
+        referenced_id(&redrive["deadLetterTargetArn"]),
+        Some(dead_letters),
+        "{TEMPLATE}: {step_queue} must redrive to {dead_letters} (the queue of {}), not {}",
+        vars::STEP_DEAD_LETTER_QUEUE_URL,
+        redrive["deadLetterTargetArn"]
+    );
+
+    // A message keeps its first enqueue time in the dead-letter queue, so that queue must
+    // keep messages longer than the source queue does (SQS defaults to 4 days).
+    let retention = |queue: &str| match &template.resource(queue)["Properties"]["MessageRetentionPeriod"]
+    {
+        Value::Null => 345_600,
+        value => as_number(value, &format!("{queue}.MessageRetentionPeriod")),
+    };
+    assert_eq!(
+        retention(dead_letters),
+        14 * 24 * 3600,
+        "{TEMPLATE}: {dead_letters} should keep failed steps the longest SQS allows, 14 days"
+    );
+    assert!(
+        retention(dead_letters) > retention(step_queue),
+        "{TEMPLATE}: {dead_letters} must keep messages longer than {step_queue}"
+    );
+
+    let alarmed = template
+        .of_type("AWS::CloudWatch::Alarm")
+        .any(|(_, alarm)| {
+            let properties = &alarm["Properties"];
+            properties["Namespace"] == "AWS/SQS"
+                && properties["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                && properties["Dimensions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|dimension| referenced_id(&dimension["Value"]) == Some(dead_letters))
+        });
+    assert!(
+        alarmed,
+        "{TEMPLATE}: no alarm on ApproximateNumberOfMessagesVisible of {dead_letters}"
+    );
+}
+
+// ------------------------------------------------------------------------------ storage
+
+#[test]
+fn records_table_matches_the_dynamodb_adapter() {
+    let template = Template::load();
+    let table = template.environment_target(vars::RECORDS_TABLE, "AWS::DynamoDB::Table");
+    let properties = &template.resource(table)["Properties"];
+
+    assert_eq!(
+        properties["KeySchema"],
+        json!([
+            { "AttributeName": PARTITION_KEY, "KeyType": "HASH" },
+            { "AttributeName": SORT_KEY, "KeyType": "RANGE" },
+        ]),
+        "{TEMPLATE}: {table}.KeySchema must be PARTITION_KEY {PARTITION_KEY:?} (HASH) and \
+         SORT_KEY {SORT_KEY:?} (RANGE) of walletless::adapters::aws::dynamodb"
+    );
+    let definitions: BTreeSet<(String, String)> = properties["AttributeDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|definition| {
+            (
+                definition["AttributeName"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                definition["AttributeType"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = [PARTITION_KEY, SORT_KEY]
+        .into_iter()
+        .map(|name| (name.to_string(), "S".to_string()))
+        .collect();
+    assert_eq!(
+        expected,
+        definitions,
+        "{TEMPLATE}: {table}.AttributeDefinitions must declare both keys as strings: {}",
+        set_drift(&expected, &definitions)
+    );
+
+    let ttl = &properties["TimeToLiveSpecification"];
+    assert_eq!(
+        ttl["AttributeName"], TTL_ATTRIBUTE,
+        "{TEMPLATE}: {table} TTL attribute must be TTL_ATTRIBUTE {TTL_ATTRIBUTE:?}"
+    );
+    assert_eq!(
+        ttl["Enabled"], true,
+        "{TEMPLATE}: {table} TTL must be enabled"
+    );
+    assert_eq!(
+        properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true,
+        "{TEMPLATE}: {table} needs point-in-time recovery"
+    );
+    assert_eq!(
+        properties["BillingMode"], "PAY_PER_REQUEST",
+        "{TEMPLATE}: {table} should bill per request"
+    );
+    let key = template.environment_target(vars::KMS_KEY_ID, "AWS::KMS::Key");
+    assert_eq!(
+        referenced_id(&properties["SSESpecification"]["KMSMasterKeyId"]),
+        Some(key),
+        "{TEMPLATE}: {table} should be encrypted under {key}"
+    );
+    assert_retained(&template, table);
+}
+
+#[test]
+fn archive_bucket_is_private_versioned_encrypted_and_expiring() {
+    let template = Template::load();
+    let bucket = template.environment_target(vars::ARCHIVE_BUCKET, "AWS::S3::Bucket");
+    let key = template.environment_target(vars::KMS_KEY_ID, "AWS::KMS::Key");
+    let properties = &template.resource(bucket)["Properties"];
+
+    for flag in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(
+            properties["PublicAccessBlockConfiguration"][flag], true,
+            "{TEMPLATE}: {bucket}.PublicAccessBlockConfiguration.{flag} must be true"
+        );
+    }
+    assert_eq!(
+        properties["VersioningConfiguration"]["Status"], "Enabled",
+        "{TEMPLATE}: {bucket} must be versioned"
+    );
+
+    let encryption = &properties["BucketEncryption"]["ServerSideEncryptionConfiguration"][0];
+    assert_eq!(
+        encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"], "aws:kms",
+        "{TEMPLATE}: {bucket} must encrypt with SSE-KMS"
+    );
+    assert_eq!(
+        referenced_id(&encryption["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]),
+        Some(key),
+        "{TEMPLATE}: {bucket} must encrypt under {key}"
+    );
+    assert_eq!(
+        encryption["BucketKeyEnabled"], true,
+        "{TEMPLATE}: {bucket} should enable the S3 bucket key"
+    );
+
+    let rules: Vec<&Value> = properties["LifecycleConfiguration"]["Rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|rule| rule["Status"] == "Enabled")
+        .collect();
+    for (part, what) in [
+        ("Transitions", "a transition to archive storage"),
+        (
+            "ExpirationInDays",
+            "an expiration after the retention period",
+        ),
+        (
+            "NoncurrentVersionExpiration",
+            "an expiry of replaced versions",
+        ),
+        (
+            "AbortIncompleteMultipartUpload",
+            "a cleanup of abandoned multipart uploads",
+        ),
+    ] {
+        assert!(
+            rules.iter().any(|rule| !rule[part].is_null()),
+            "{TEMPLATE}: {bucket} lifecycle has no enabled rule with {part} ({what})"
+        );
+    }
+
+    // Object Lock is optional, but when configured it must be the kind nobody can undo.
+    let lock = &properties["ObjectLockConfiguration"];
+    let lock_rule = lock
+        .get("Fn::If")
+        .and_then(|branches| branches.get(1))
+        .unwrap_or(lock);
+    if !lock_rule.is_null() {
+        assert_eq!(
+            lock_rule["Rule"]["DefaultRetention"]["Mode"], "COMPLIANCE",
+            "{TEMPLATE}: {bucket} Object Lock must retain in COMPLIANCE mode"
+        );
+    }
+
+    let tls_only = template
+        .of_type("AWS::S3::BucketPolicy")
+        .any(|(_, policy)| {
+            referenced_id(&policy["Properties"]["Bucket"]) == Some(bucket)
+                && policy["Properties"]["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|statement| {
+                        statement["Effect"] == "Deny"
+                            && statement["Condition"]["Bool"]["aws:SecureTransport"]
+                                .as_str()
+                                .or_else(|| {
+                                    statement["Condition"]["Bool"]["aws:SecureTransport"]
+                                        .as_bool()
+                                        .map(|b| if b { "true" } else { "false" })
+                                })
+                                == Some("false")
+                    })
+        });
+    assert!(
+        tls_only,
+        "{TEMPLATE}: {bucket} needs a bucket policy denying requests without TLS \
+         (aws:SecureTransport false)"
+    );
+    assert_retained(&template, bucket);
+}
+
+#[test]
+fn kms_key_rotates_and_has_an_alias() {
+    let template = Template::load();
+    let key = template.environment_target(vars::KMS_KEY_ID, "AWS::KMS::Key");
+    let properties = &template.resource(key)["Properties"];
+
+    assert_eq!(
+        properties["EnableKeyRotation"], true,
+        "{TEMPLATE}: {key} must rotate (EnableKeyRotation: true)"
+    );
+    assert!(
+        matches!(
+            properties["KeySpec"].as_str(),
+            None | Some("SYMMETRIC_DEFAULT")
+        ),
+        "{TEMPLATE}: {key} must be symmetric (GenerateDataKey needs it), is {}",
+        properties["KeySpec"]
+    );
+    assert!(
+        !properties["KeyPolicy"].is_null(),
+        "{TEMPLATE}: {key} needs an explicit KeyPolicy"
+    );
+    let aliased = template
+        .of_type("AWS::KMS::Alias")
+        .any(|(_, alias)| referenced_id(&alias["Properties"]["TargetKeyId"]) == Some(key));
+    assert!(aliased, "{TEMPLATE}: no AWS::KMS::Alias targets {key}");
+    assert_retained(&template, key);
+}
+
+// ------------------------------------------------------------------------------ samconfig
+
+#[test]
+fn samconfig_builds_this_template_with_cargo_lambda() {
+    let config: toml::Table = read(SAM_CONFIG)
+        .parse()
+        .unwrap_or_else(|e| panic!("{SAM_CONFIG} is not valid TOML: {e}"));
+    let section = |command: &str| -> toml::Table {
+        config
+            .get("default")
+            .and_then(|env| env.get(command))
+            .and_then(|command| command.get("parameters"))
+            .and_then(toml::Value::as_table)
+            .cloned()
+            .unwrap_or_default()
+    };
+
+    let build = section("build");
+    assert_eq!(
+        build.get("template_file").and_then(toml::Value::as_str),
+        Some(TEMPLATE),
+        "{SAM_CONFIG}: [default.build.parameters] template_file must be {TEMPLATE:?}"
+    );
+    assert_eq!(
+        build.get("beta_features").and_then(toml::Value::as_bool),
+        Some(true),
+        "{SAM_CONFIG}: rust-cargolambda is a SAM beta feature; build needs beta_features = true"
+    );
+    assert!(
+        section("deploy").get("template_file").is_none()
+            && section("global").get("template_file").is_none(),
+        "{SAM_CONFIG}: deploy must use the built template in .aws-sam/build; naming the \
+         source template there would upload the workspace as the functions' code"
+    );
+    let capabilities = section("deploy")
+        .get("capabilities")
+        .map(|value| match value {
+            toml::Value::Array(items) => items
+                .iter()
+                .filter_map(toml::Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
+            other => other.as_str().unwrap_or_default().to_string(),
+        })
+        .unwrap_or_default();
+    assert!(
+        capabilities.contains("CAPABILITY_IAM"),
+        "{SAM_CONFIG}: deploy creates IAM roles and needs CAPABILITY_IAM, has {capabilities}"
+    );
+}

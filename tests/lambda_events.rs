@@ -1,0 +1,120 @@
+//! Every Lambda function's sample events (events/<function>.json) fed through that function's
+//! handler, exactly as lambda_http and lambda_runtime would hand them over, so the samples
+//! can never rot.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::SqsEvent;
+use serde_json::Value;
+use walletless::api::{ROUTES, router, routes};
+use walletless::app::{App, EmbeddedApp};
+use walletless::config::Config;
+use walletless::steps::{CONSUMER_FUNCTIONS, StepError, StepHandler, StepRunner};
+
+fn events_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
+}
+
+fn read_event(function: &str) -> String {
+    let path = events_dir().join(format!("{function}.json"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("function {function} has no sample event at {path:?}: {e}"))
+}
+
+async fn embedded_app(dir: &Path) -> EmbeddedApp {
+    let config = Config::from_vars(&Default::default()).unwrap();
+    App::open_embedded(dir, "http://127.0.0.1:1".parse().unwrap(), &config)
+        .await
+        .unwrap()
+}
+
+/// Run an API Gateway (HTTP API, payload 2.0) sample through the route's own Lambda service.
+async fn invoke_route(app: &App, route_id: &str) -> (u16, Value, String) {
+    let route = routes::find(route_id).unwrap();
+    let request = lambda_http::request::from_str(&read_event(route_id)).unwrap();
+    let service = router(app.clone(), [route]);
+    let request = request.map(|body| axum::body::Body::from(body.to_vec()));
+    let response = walletless::api::service::call(&service, request).await;
+    let status = response.status().as_u16();
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap(), request_id)
+}
+
+#[test]
+fn every_function_has_a_sample_event() {
+    for function in ROUTES
+        .iter()
+        .map(|route| route.id)
+        .chain(CONSUMER_FUNCTIONS.iter().copied())
+    {
+        let event: Value = serde_json::from_str(&read_event(function))
+            .unwrap_or_else(|e| panic!("events/{function}.json is not JSON: {e}"));
+        assert!(event.is_object(), "{function}");
+    }
+}
+
+#[tokio::test]
+async fn health_sample_is_answered_with_api_gateways_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = embedded_app(dir.path()).await.app;
+    let (status, body, request_id) = invoke_route(&app, "health").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ok");
+    let sample: Value = serde_json::from_str(&read_event("health")).unwrap();
+    assert_eq!(request_id, sample["requestContext"]["requestId"]);
+}
+
+#[tokio::test]
+async fn list_networks_sample_lists_the_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = embedded_app(dir.path()).await.app;
+    let (status, body, _) = invoke_route(&app, "list-networks").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["networks"].as_array().unwrap().len(),
+        app.networks().all().len()
+    );
+}
+
+/// Records the payloads it ran.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<Value>>);
+
+#[async_trait]
+impl StepHandler for Recorder {
+    async fn run(&self, _app: &App, payload: &Value) -> Result<(), StepError> {
+        self.0.lock().unwrap().push(payload.clone());
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn step_worker_sample_reports_only_the_unreadable_message_as_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = embedded_app(dir.path()).await.app;
+    let event: SqsEvent = serde_json::from_str(&read_event("step-worker")).unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let runner = StepRunner::standard().with("sample.step", recorder.clone());
+
+    let response = runner.handle_sqs_batch(&app, event.clone()).await;
+
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|failure| failure.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["0b1f3c57-7f3c-4a55-9a7e-3f8f0f6a1c02"]);
+    assert_eq!(*recorder.0.lock().unwrap(), [serde_json::json!({"n": 1})]);
+
+    // A kind no handler knows is never acknowledged: it is retried until dead-lettered.
+    let response = StepRunner::standard().handle_sqs_batch(&app, event).await;
+    assert_eq!(response.batch_item_failures.len(), 2);
+}

@@ -1,0 +1,90 @@
+//! The local server, run in-process on a free loopback port, for tests that go through the
+//! same HTTP routes callers use.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use tokio::sync::oneshot;
+use walletless::config::{Config, vars};
+
+/// A running local server; stopped (gracefully) when dropped.
+#[derive(Debug)]
+pub struct TestServer {
+    pub address: SocketAddr,
+    pub base_url: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    /// Start a server with configuration from these variables (nothing from the process
+    /// environment), e.g. `WALLETLESS_DATA_DIR` pointing at a temporary directory.
+    pub async fn start(env: &[(&str, &str)]) -> anyhow::Result<Self> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let config = Config::from_vars(&env)?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(walletless_local::serve(config, listener, async move {
+            let _ = stopped.await;
+        }));
+        let mut server = Self {
+            address,
+            base_url: format!("http://{address}"),
+            stop: Some(stop),
+            task: Some(task),
+        };
+        server.wait_until_serving().await?;
+        Ok(server)
+    }
+
+    /// An embedded server over `data_dir`.
+    pub async fn embedded(data_dir: &std::path::Path) -> anyhow::Result<Self> {
+        let dir = data_dir.display().to_string();
+        Self::start(&[(vars::BACKEND, "embedded"), (vars::DATA_DIR, &dir)]).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Wait for the first answer; a server that stopped instead reports why.
+    async fn wait_until_serving(&mut self) -> anyhow::Result<()> {
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if client.get(self.url("/v1/networks")).send().await.is_ok() {
+                return Ok(());
+            }
+            if self.task.as_ref().is_some_and(|task| task.is_finished()) {
+                if let Some(task) = self.task.take() {
+                    task.await??;
+                }
+                anyhow::bail!("local server stopped without an error before serving");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        anyhow::bail!("local server on {} did not start", self.address)
+    }
+
+    /// Stop the server and return how it ended.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

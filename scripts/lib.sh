@@ -17,6 +17,22 @@ ensure_python_tools() {
   fi
 }
 
+# Node tools in tests/tools/node_modules (the independent ARC-76 implementations the
+# arc76_independent test compares against), installed on first use and again when
+# tests/tools/package-lock.json changes.
+ensure_node_tools() {
+  local root tools stamp want
+  root=$(repo_root)
+  tools="$root/tests/tools"
+  stamp="$tools/node_modules/.package-lock.sha256"
+  want=$(sha256sum "$tools/package-lock.json" | cut -d' ' -f1)
+  if [ ! -d "$tools/node_modules" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "== installing Node tools into tests/tools/node_modules (arc76, ethers)"
+    npm ci --prefix "$tools" --no-audit --no-fund --loglevel=error
+    echo "$want" > "$stamp"
+  fi
+}
+
 # A free TCP port on loopback.
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'

@@ -200,3 +200,53 @@ async fn archive_links_download_until_they_expire_and_refuse_tampering() {
         assert_eq!(body["error"]["code"], "ARCHIVE_LINK_INVALID");
     }
 }
+
+mod aws {
+    use super::*;
+    use walletless_tests::aws::{aws_env, provision_all};
+
+    async fn start(env: &[(&'static str, String)]) -> anyhow::Result<TestServer> {
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        TestServer::start(&pairs).await
+    }
+
+    #[tokio::test]
+    async fn health_is_ok_on_the_emulator() {
+        let resources = provision_all().await;
+        let server = start(&aws_env(&resources)).await.unwrap();
+        let (status, _, body) = get_json(&server.url("/v1/health")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for dependency in ["records", "key_vault", "step_queue", "archive"] {
+            assert_eq!(body["dependencies"][dependency]["ok"], true, "{body}");
+        }
+        let (status, _, _) = get_json(&server.url("/v1/networks")).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_missing_table_stops_startup_naming_it() {
+        let resources = provision_all().await;
+        let mut env = aws_env(&resources);
+        for (var, value) in &mut env {
+            if *var == vars::RECORDS_TABLE {
+                *value = "no-such-table".into();
+            }
+        }
+        let error = start(&env).await.unwrap_err().to_string();
+        assert!(error.contains("DynamoDB table no-such-table"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_variable_stops_startup_naming_it() {
+        let resources = provision_all().await;
+        let env: Vec<_> = aws_env(&resources)
+            .into_iter()
+            .filter(|(var, _)| *var != vars::STEP_QUEUE_URL)
+            .collect();
+        let error = start(&env).await.unwrap_err().to_string();
+        assert!(
+            error.contains("WALLETLESS_STEP_QUEUE_URL is not set"),
+            "{error}"
+        );
+    }
+}

@@ -379,7 +379,8 @@ fn functions_are_exactly_the_cargo_binaries() {
     assert_eq!(
         cargo_binaries,
         template_binaries,
-        "function binaries of {TEMPLATE} differ from the [[bin]] entries of {FUNCTIONS_MANIFEST}: {}",
+        "function binaries of {TEMPLATE} differ from the [[bin]] entries of \
+         {FUNCTIONS_MANIFEST}: {}",
         set_drift(&cargo_binaries, &template_binaries)
     );
 
@@ -528,7 +529,8 @@ fn consumers_take_the_step_queue_with_partial_batch_failures() {
         let batch_size = as_number(&properties["BatchSize"], &format!("{where_}.BatchSize"));
         assert!(
             (1..=10).contains(&batch_size),
-            "{TEMPLATE}: {where_}.BatchSize is {batch_size}; SQS batches without a window take 1 to 10"
+            "{TEMPLATE}: {where_}.BatchSize is {batch_size}; SQS batches without a window \
+             take 1 to 10"
         );
 
         let timeout = as_number(
@@ -575,10 +577,12 @@ fn step_queue_redrive_matches_the_port() {
 
     // A message keeps its first enqueue time in the dead-letter queue, so that queue must
     // keep messages longer than the source queue does (SQS defaults to 4 days).
-    let retention = |queue: &str| match &template.resource(queue)["Properties"]["MessageRetentionPeriod"]
-    {
-        Value::Null => 345_600,
-        value => as_number(value, &format!("{queue}.MessageRetentionPeriod")),
+    let retention = |queue: &str| {
+        let period = &template.resource(queue)["Properties"]["MessageRetentionPeriod"];
+        match period {
+            Value::Null => 345_600,
+            value => as_number(value, &format!("{queue}.MessageRetentionPeriod")),
+        }
     };
     assert_eq!(
         retention(dead_letters),
@@ -766,15 +770,9 @@ fn archive_bucket_is_private_versioned_encrypted_and_expiring() {
                     .into_iter()
                     .flatten()
                     .any(|statement| {
+                        let secure = &statement["Condition"]["Bool"]["aws:SecureTransport"];
                         statement["Effect"] == "Deny"
-                            && statement["Condition"]["Bool"]["aws:SecureTransport"]
-                                .as_str()
-                                .or_else(|| {
-                                    statement["Condition"]["Bool"]["aws:SecureTransport"]
-                                        .as_bool()
-                                        .map(|b| if b { "true" } else { "false" })
-                                })
-                                == Some("false")
+                            && (*secure == json!("false") || *secure == json!(false))
                     })
         });
     assert!(

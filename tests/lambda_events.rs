@@ -32,8 +32,19 @@ async fn embedded_app(dir: &Path) -> EmbeddedApp {
 
 /// Run an API Gateway (HTTP API, payload 2.0) sample through the route's own Lambda service.
 async fn invoke_route(app: &App, route_id: &str) -> (u16, Value, String) {
+    invoke_edited(app, route_id, |_| {}).await
+}
+
+/// The same, after `edit` changed the sample (to put in a live token, say).
+async fn invoke_edited(
+    app: &App,
+    route_id: &str,
+    edit: impl FnOnce(&mut Value),
+) -> (u16, Value, String) {
     let route = routes::find(route_id).unwrap();
-    let request = lambda_http::request::from_str(&read_event(route_id)).unwrap();
+    let mut event: Value = serde_json::from_str(&read_event(route_id)).unwrap();
+    edit(&mut event);
+    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
     let service = router(app.clone(), [route]);
     let request = request.map(|body| axum::body::Body::from(body.to_vec()));
     let response = walletless::api::service::call(&service, request).await;
@@ -117,4 +128,65 @@ async fn step_worker_sample_reports_only_the_unreadable_message_as_failed() {
     // A kind no handler knows is never acknowledged: it is retried until dead-lettered.
     let response = StepRunner::standard().handle_sqs_batch(&app, event).await;
     assert_eq!(response.batch_item_failures.len(), 2);
+}
+
+/// The sample's JSON body with `field` set to `value`.
+fn set_body_field(event: &mut Value, field: &str, value: &str) {
+    let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
+    body[field] = Value::String(value.to_string());
+    event["body"] = Value::String(body.to_string());
+}
+
+fn bearer(token: &str) -> impl FnOnce(&mut Value) + '_ {
+    move |event| event["headers"]["authorization"] = Value::String(format!("Bearer {token}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_samples_run_through_their_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = embedded_app(dir.path()).await.app;
+
+    let (status, registered, _) = invoke_route(&app, "register").await;
+    assert_eq!(status, 201, "{registered}");
+    assert_eq!(registered["user"]["email"], "ada.lovelace@example.com");
+    let (status, login, _) = invoke_route(&app, "login").await;
+    assert_eq!(status, 200, "{login}");
+
+    // The samples carry example tokens, which are refused as they should be...
+    let (status, body, _) = invoke_route(&app, "refresh").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("INVALID_REFRESH_TOKEN"))
+    );
+    let (status, body, _) = invoke_route(&app, "me").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("UNAUTHORIZED"))
+    );
+
+    // ...and with live ones each function does its work.
+    let refresh_token = login["refresh_token"].as_str().unwrap();
+    let (status, body, _) = invoke_edited(&app, "refresh", |event| {
+        set_body_field(event, "refresh_token", refresh_token)
+    })
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let access = login["access_token"].as_str().unwrap();
+    let (status, me, _) = invoke_edited(&app, "me", bearer(access)).await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["algorand_address"], registered["algorand_address"]);
+    let (status, keys, _) = invoke_edited(&app, "key-export", bearer(access)).await;
+    assert_eq!(status, 200, "{keys}");
+    assert_eq!(
+        keys["algorand_mnemonic"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .count(),
+        25
+    );
+    let (status, body, _) = invoke_edited(&app, "change-password", bearer(access)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body, _) = invoke_edited(&app, "logout", bearer(access)).await;
+    assert_eq!(status, 200, "{body}");
 }

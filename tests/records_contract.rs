@@ -102,8 +102,8 @@ mod embedded_only {
 
         // Every increment conditioned on the version read lands exactly once.
         let mut tasks = tokio::task::JoinSet::new();
-        for writer in 0..2 {
-            let store = Arc::clone(&handles[writer]);
+        for handle in &handles {
+            let store = Arc::clone(handle);
             let key = key.clone();
             tasks.spawn(async move {
                 let mut done = 0;

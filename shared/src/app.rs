@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use url::Url;
 
+use crate::accounts::tokens::SigningKeyCache;
 use crate::adapters::aws::{
     dynamodb::DynamoRecords, kms::KmsKeyVault, s3::S3Archive, sqs::SqsStepQueue,
 };
@@ -38,7 +39,13 @@ pub enum StartupError {
 /// The ports and registries, shared by every request of a process.
 #[derive(Clone, Debug)]
 pub struct App {
-    inner: Arc<Services>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    services: Services,
+    signing_keys: SigningKeyCache,
 }
 
 #[derive(Debug)]
@@ -70,28 +77,36 @@ pub struct EmbeddedApp {
 impl App {
     pub fn new(services: Services) -> Self {
         Self {
-            inner: Arc::new(services),
+            inner: Arc::new(Inner {
+                services,
+                signing_keys: SigningKeyCache::default(),
+            }),
         }
     }
 
     pub fn records(&self) -> &dyn RecordStore {
-        self.inner.records.as_ref()
+        self.inner.services.records.as_ref()
     }
 
     pub fn key_vault(&self) -> &dyn KeyVault {
-        self.inner.key_vault.as_ref()
+        self.inner.services.key_vault.as_ref()
     }
 
     pub fn step_queue(&self) -> &dyn StepQueue {
-        self.inner.step_queue.as_ref()
+        self.inner.services.step_queue.as_ref()
     }
 
     pub fn archive(&self) -> &dyn Archive {
-        self.inner.archive.as_ref()
+        self.inner.services.archive.as_ref()
     }
 
     pub fn networks(&self) -> &NetworkRegistry {
-        &self.inner.networks
+        &self.inner.services.networks
+    }
+
+    /// The access-token signing key, unwrapped once per process.
+    pub fn signing_keys(&self) -> &SigningKeyCache {
+        &self.inner.signing_keys
     }
 
     /// Build the app the configuration describes. In AWS mode every resource is checked

@@ -5,6 +5,7 @@
 //! errors) served by the Lambda functions ([`lambda`]) and by the local server alike;
 //! [`steps`] runs background steps from the queue; [`app`] wires ports to configuration.
 
+pub mod accounts;
 pub mod adapters;
 pub mod api;
 pub mod app;

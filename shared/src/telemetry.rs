@@ -16,17 +16,19 @@ fn filter() -> EnvFilter {
 /// Install the JSON subscriber on stdout (Lambda sends stdout to CloudWatch). Calling it
 /// twice is harmless: the first subscriber stays.
 pub fn init() {
-    init_with_writer(std::io::stdout);
+    init_with_writer(std::io::stdout, None);
 }
 
-/// Install the JSON subscriber writing to `writer` (tests capture logs this way).
-pub fn init_with_writer<W>(writer: W)
+/// Install the JSON subscriber writing to `writer`, with `directives` instead of the
+/// default filter when given (tests capture logs this way).
+pub fn init_with_writer<W>(writer: W, directives: Option<&str>)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    let filter = directives.map(EnvFilter::new).unwrap_or_else(filter);
     let _already_installed = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter())
+        .with_env_filter(filter)
         .with_current_span(true)
         .with_span_list(false)
         .flatten_event(true)

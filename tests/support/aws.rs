@@ -27,3 +27,63 @@ pub async fn emulator_config() -> SdkConfig {
 pub fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
 }
+
+/// A fresh symmetric KMS key; returns its key id.
+pub async fn provision_kms_key(sdk: &SdkConfig) -> String {
+    aws_sdk_kms::Client::new(sdk)
+        .create_key()
+        .description("walletless test key")
+        .key_spec(aws_sdk_kms::types::KeySpec::SymmetricDefault)
+        .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
+        .send()
+        .await
+        .expect("moto CreateKey")
+        .key_metadata
+        .expect("key metadata")
+        .key_id
+}
+
+/// A fresh bucket; returns its name.
+pub async fn provision_bucket(sdk: &SdkConfig) -> String {
+    let bucket = unique_name("walletless-archive");
+    aws_sdk_s3::Client::new(sdk)
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("moto CreateBucket");
+    bucket
+}
+
+/// Every resource of a deployment, freshly made in the emulator.
+pub async fn provision_all() -> walletless::config::AwsResources {
+    let sdk = emulator_config().await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let queues = crate::contract::step_queue::SqsQueues::provision(
+        walletless::ports::step_queue::DEFAULT_MAX_RECEIVES,
+    )
+    .await;
+    walletless::config::AwsResources {
+        records_table: crate::contract::records::provision_dynamodb_table(&dynamodb).await,
+        kms_key_id: provision_kms_key(&sdk).await,
+        step_queue_url: queues.queue_url,
+        step_dead_letter_queue_url: queues.dead_letter_queue_url,
+        archive_bucket: provision_bucket(&sdk).await,
+    }
+}
+
+/// The variables that point a server or function at `resources` in AWS mode.
+pub fn aws_env(resources: &walletless::config::AwsResources) -> Vec<(&'static str, String)> {
+    use walletless::config::vars;
+    vec![
+        (vars::BACKEND, "aws".to_string()),
+        (vars::RECORDS_TABLE, resources.records_table.clone()),
+        (vars::KMS_KEY_ID, resources.kms_key_id.clone()),
+        (vars::STEP_QUEUE_URL, resources.step_queue_url.clone()),
+        (
+            vars::STEP_DEAD_LETTER_QUEUE_URL,
+            resources.step_dead_letter_queue_url.clone(),
+        ),
+        (vars::ARCHIVE_BUCKET, resources.archive_bucket.clone()),
+    ]
+}

@@ -3,4 +3,5 @@
 
 pub mod aws;
 pub mod contract;
+pub mod fault_proxy;
 pub mod server;

@@ -41,6 +41,31 @@ impl TestServer {
         Ok(server)
     }
 
+    /// Serve every route of an app built by the test itself (e.g. with a fault injected into
+    /// one adapter). No step worker runs.
+    pub async fn serve_app(app: walletless::app::App) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let service = walletless::api::router(app, walletless::api::ROUTES);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+                .map_err(anyhow::Error::from)
+        });
+        let mut server = Self {
+            address,
+            base_url: format!("http://{address}"),
+            stop: Some(stop),
+            task: Some(task),
+        };
+        server.wait_until_serving().await?;
+        Ok(server)
+    }
+
     /// An embedded server over `data_dir`.
     pub async fn embedded(data_dir: &std::path::Path) -> anyhow::Result<Self> {
         let dir = data_dir.display().to_string();

@@ -39,6 +39,14 @@ catalogue! {
     PayloadTooLarge => (PAYLOAD_TOO_LARGE, false, "The request body is larger than the 1 MiB allowed."),
     RouteNotFound => (NOT_FOUND, false, "No such route."),
     MethodNotAllowed => (METHOD_NOT_ALLOWED, false, "This route does not accept that method."),
+    WeakPassword => (BAD_REQUEST, false, "The password is too weak; see details for the reasons and how to fix it."),
+    UserAlreadyExists => (CONFLICT, false, "A user with this email already exists; sign in instead."),
+    InvalidCredentials => (UNAUTHORIZED, false, "Email or password is wrong."),
+    AccountLocked => (LOCKED, false, "Too many failed sign-ins: the account is locked for a while."),
+    InvalidRefreshToken => (UNAUTHORIZED, false, "The refresh token is invalid, expired or revoked; sign in again."),
+    RefreshTokenReused => (UNAUTHORIZED, false, "This refresh token was already used; its sign-in is revoked. Sign in again."),
+    Unauthorized => (UNAUTHORIZED, false, "A valid access token is required (Authorization: Bearer <token>)."),
+    RateLimitExceeded => (TOO_MANY_REQUESTS, true, "Too many requests; retry after the time in details."),
     ArchiveLinkInvalid => (FORBIDDEN, false, "The download link is invalid or has expired; ask for a new one."),
     NotFound => (NOT_FOUND, false, "The requested object does not exist."),
     DependencyUnavailable => (SERVICE_UNAVAILABLE, true, "A dependency of the service is unavailable; retry shortly."),
@@ -187,7 +195,10 @@ mod tests {
             if code.status() == StatusCode::SERVICE_UNAVAILABLE {
                 assert!(code.retryable(), "{code:?}");
             }
-            if matches!(code.status().as_u16(), 400 | 403 | 404 | 405 | 413) {
+            if matches!(
+                code.status().as_u16(),
+                400 | 401 | 403 | 404 | 405 | 409 | 413 | 423
+            ) {
                 assert!(!code.retryable(), "{code:?}");
             }
         }

@@ -20,7 +20,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use super::errors::{ApiError, ErrorCode};
-use super::routes::Route;
+use super::routes::{Auth, Route};
 use crate::app::App;
 
 /// Largest request body accepted.
@@ -36,9 +36,18 @@ pub struct ApiRequest {
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// The signed-in user, on routes that require one (set by the router).
+    pub user_id: Option<String>,
 }
 
 impl ApiRequest {
+    /// The signed-in user's id (routes with [`Auth::User`] always have one).
+    pub fn user(&self) -> Result<&str, ApiError> {
+        self.user_id
+            .as_deref()
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized))
+    }
+
     /// A path parameter the route declares.
     pub fn path_param(&self, name: &str) -> Result<&str, ApiError> {
         self.path_params
@@ -146,14 +155,19 @@ async fn serve(
         request_id = %request_id,
         route = route.id,
         method = %route.method,
+        user_id = tracing::field::Empty,
     );
     async move {
         let started = Instant::now();
-        let response = match to_api_request(request_id.clone(), path_params, request).await {
-            Ok(api_request) => match (route.handler)(app, api_request).await {
-                Ok(answer) => to_response(&request_id, answer),
-                Err(error) => error_response(&request_id, &error),
+        let answer = match to_api_request(request_id.clone(), path_params, request).await {
+            Ok(mut api_request) => match authenticate(&app, route, &mut api_request).await {
+                Ok(()) => (route.handler)(app, api_request).await,
+                Err(error) => Err(error),
             },
+            Err(error) => Err(error),
+        };
+        let response = match answer {
+            Ok(answer) => to_response(&request_id, answer),
             Err(error) => error_response(&request_id, &error),
         };
         tracing::info!(
@@ -165,6 +179,25 @@ async fn serve(
     }
     .instrument(span)
     .await
+}
+
+/// On [`Auth::User`] routes, require a valid `Authorization: Bearer` access token.
+async fn authenticate(app: &App, route: &Route, request: &mut ApiRequest) -> Result<(), ApiError> {
+    if route.auth == Auth::Public {
+        return Ok(());
+    }
+    let token = request
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized))?;
+    let user_id = crate::accounts::service::authenticate(app, token).await?;
+    tracing::Span::current().record("user_id", user_id.as_str());
+    request.user_id = Some(user_id);
+    Ok(())
 }
 
 async fn to_api_request(
@@ -191,6 +224,7 @@ async fn to_api_request(
         query,
         headers: parts.headers,
         body,
+        user_id: None,
     })
 }
 
@@ -219,7 +253,20 @@ fn error_response(request_id: &str, error: &ApiError) -> Response {
     if error.code.status().is_server_error() {
         tracing::warn!(code = %error.code.as_str(), message = %error.message, "request failed");
     }
-    let response = (error.code.status(), axum::Json(error.body(request_id))).into_response();
+    let mut response = (error.code.status(), axum::Json(error.body(request_id))).into_response();
+    if error.code == ErrorCode::Unauthorized {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if let Some(seconds) = error
+        .details
+        .as_ref()
+        .and_then(|details| details["retry_after_s"].as_i64())
+        && let Ok(value) = HeaderValue::from_str(&seconds.max(1).to_string())
+    {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
     stamp(request_id, response)
 }
 

@@ -55,9 +55,10 @@ impl SqliteRecords {
     /// Opens (creating if needed) the database file at `path` and its schema. The parent
     /// directory must exist.
     pub fn open(path: &Path) -> RecordsResult<Self> {
-        let connection = Connection::open(path).map_err(|e| {
-            RecordsError::Unavailable(format!("cannot open {}: {e}", path.display()))
-        })?;
+        // A file that cannot be opened (missing directory, permissions) is a configuration
+        // error that retrying will not fix.
+        let connection = Connection::open(path)
+            .map_err(|e| RecordsError::Internal(format!("cannot open {}: {e}", path.display())))?;
         connection.busy_timeout(BUSY_TIMEOUT).map_err(store_error)?;
         // WAL lets readers proceed while a writer holds the lock; the pragma answers with the
         // mode actually in force, which we do not need.

@@ -1,5 +1,6 @@
 //! Route handlers, one module per area. Each is a plain async function of the app and the
 //! request, so tests call them directly and the router serves them anywhere.
 
+pub mod auth;
 pub mod health;
 pub mod networks;

@@ -613,9 +613,7 @@ on_both_families!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_kms_outage_during_registration_writes_nothing() {
     use std::sync::Arc;
-    use walletless::adapters::aws::{
-        dynamodb::DynamoRecords, kms::KmsKeyVault, s3::S3Archive, sqs::SqsStepQueue,
-    };
+    use walletless::adapters::aws::kms::KmsKeyVault;
     use walletless_tests::fault_proxy::FaultProxy;
 
     let resources = provision_all().await;
@@ -631,25 +629,14 @@ async fn aws_kms_outage_during_registration_writes_nothing() {
             .endpoint_url(kms_proxy.url())
             .build(),
     );
-    let records = Arc::new(DynamoRecords::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        resources.records_table.clone(),
-    ));
-    let app = App::new(walletless::app::Services {
-        records: records.clone(),
-        key_vault: Arc::new(KmsKeyVault::new(kms, resources.kms_key_id.clone())),
-        step_queue: Arc::new(SqsStepQueue::new(
-            aws_sdk_sqs::Client::new(&sdk),
-            resources.step_queue_url.clone(),
-            resources.step_dead_letter_queue_url.clone(),
-        )),
-        archive: Arc::new(S3Archive::new(
-            aws_sdk_s3::Client::new(&sdk),
-            resources.archive_bucket.clone(),
-            None,
-        )),
-        networks: walletless::networks::NetworkRegistry::built_in().unwrap(),
-    });
+    let mut services = walletless::app::Services::aws(
+        &sdk,
+        &resources,
+        walletless::networks::NetworkRegistry::built_in().unwrap(),
+    );
+    services.key_vault = Arc::new(KmsKeyVault::new(kms, resources.kms_key_id.clone()));
+    let records = services.records.clone();
+    let app = App::new(services);
     let env = Env {
         server: TestServer::serve_app(app).await.unwrap(),
         client: reqwest::Client::new(),
@@ -671,7 +658,6 @@ async fn aws_kms_outage_during_registration_writes_nothing() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(code(&body), "KEY_VAULT_UNAVAILABLE");
     assert_eq!(body["error"]["retryable"], true);
-    use walletless::ports::RecordStore;
     let index = records
         .get(&RecordKey::new(format!("email#{email}"), "user"))
         .await

@@ -95,24 +95,25 @@ fn cases() -> Vec<Case> {
         .collect()
 }
 
-fn tools_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tools")
-}
-
-fn run_node(cases: &[Case]) -> Vec<Value> {
-    let tools = tools_dir();
+/// tests/tools, with its node_modules installed (by scripts/test, not by this test).
+fn node_tools() -> PathBuf {
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools");
     assert!(
         tools.join("node_modules/arc76").is_dir() && tools.join("node_modules/ethers").is_dir(),
         "tests/tools/node_modules is missing: run scripts/test, which installs it \
          (or `npm ci --prefix tests/tools`)"
     );
+    tools
+}
+
+fn run_node(tools: &Path, cases: &[Case]) -> Vec<Value> {
     let request: Vec<Value> = cases
         .iter()
         .map(|c| json!({ "email": c.email, "password": c.password, "slot": c.slot }))
         .collect();
     let mut child = Command::new("node")
         .arg(tools.join("arc76_derive.js"))
-        .current_dir(&tools)
+        .current_dir(tools)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -155,12 +156,13 @@ fn hex_of(bytes: &[u8]) -> String {
 
 #[test]
 fn matches_the_arc76_npm_package_algosdk_and_ethers() {
+    let tools = node_tools();
     let cases = cases();
     let started = Instant::now();
 
     // Node and our derivations run side by side: node in its own process, ours on threads.
     let (theirs, ours) = std::thread::scope(|scope| {
-        let node = scope.spawn(|| run_node(&cases));
+        let node = scope.spawn(|| run_node(&tools, &cases));
         let ours: Vec<_> = cases
             .iter()
             .map(|case| scope.spawn(move || derive_ours(case)))

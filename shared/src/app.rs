@@ -57,6 +57,38 @@ pub struct Services {
     pub networks: NetworkRegistry,
 }
 
+impl Services {
+    /// The AWS adapters of `resources`, with clients from one SDK configuration (no checks:
+    /// [`App::connect_aws`] probes them).
+    pub fn aws(
+        sdk: &aws_config::SdkConfig,
+        resources: &AwsResources,
+        networks: NetworkRegistry,
+    ) -> Self {
+        Self {
+            records: Arc::new(DynamoRecords::new(
+                aws_sdk_dynamodb::Client::new(sdk),
+                resources.records_table.clone(),
+            )),
+            key_vault: Arc::new(KmsKeyVault::new(
+                aws_sdk_kms::Client::new(sdk),
+                resources.kms_key_id.clone(),
+            )),
+            step_queue: Arc::new(SqsStepQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                resources.step_queue_url.clone(),
+                resources.step_dead_letter_queue_url.clone(),
+            )),
+            archive: Arc::new(S3Archive::new(
+                aws_sdk_s3::Client::new(sdk),
+                resources.archive_bucket.clone(),
+                Some(resources.kms_key_id.clone()),
+            )),
+            networks,
+        }
+    }
+}
+
 /// One dependency's health.
 #[derive(Clone, Debug, Serialize)]
 pub struct DependencyStatus {
@@ -174,27 +206,7 @@ impl App {
     ) -> Result<Self, StartupError> {
         let networks = NetworkRegistry::load(config.networks_file.as_deref())?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let app = Self::new(Services {
-            records: Arc::new(DynamoRecords::new(
-                aws_sdk_dynamodb::Client::new(&sdk),
-                resources.records_table.clone(),
-            )),
-            key_vault: Arc::new(KmsKeyVault::new(
-                aws_sdk_kms::Client::new(&sdk),
-                resources.kms_key_id.clone(),
-            )),
-            step_queue: Arc::new(SqsStepQueue::new(
-                aws_sdk_sqs::Client::new(&sdk),
-                resources.step_queue_url.clone(),
-                resources.step_dead_letter_queue_url.clone(),
-            )),
-            archive: Arc::new(S3Archive::new(
-                aws_sdk_s3::Client::new(&sdk),
-                resources.archive_bucket.clone(),
-                Some(resources.kms_key_id.clone()),
-            )),
-            networks,
-        });
+        let app = Self::new(Services::aws(&sdk, resources, networks));
         for (dependency, status) in app.check_dependencies().await {
             let Some(reason) = status.error else { continue };
             let what = match dependency {

@@ -190,3 +190,52 @@ async fn account_samples_run_through_their_functions() {
     let (status, body, _) = invoke_edited(&app, "logout", bearer(access)).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// Point a path-parameter sample at another draft id.
+fn with_draft_id(id: &str) -> impl Fn(&mut Value) + '_ {
+    move |event| {
+        event["rawPath"] = Value::String(format!("/v1/drafts/{id}"));
+        event["requestContext"]["http"]["path"] = event["rawPath"].clone();
+        event["pathParameters"]["id"] = Value::String(id.to_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn draft_samples_run_through_their_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = embedded_app(dir.path()).await.app;
+    let (status, standards, _) = invoke_route(&app, "list-standards").await;
+    assert_eq!(status, 200);
+    assert_eq!(standards["standards"].as_array().unwrap().len(), 11);
+
+    let (_, registered, _) = invoke_route(&app, "register").await;
+    let access = registered["access_token"].as_str().unwrap().to_string();
+    let (status, report, _) = invoke_edited(&app, "validate-draft", bearer(&access)).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["valid"], true, "{report}");
+    let (status, created, _) = invoke_edited(&app, "create-draft", bearer(&access)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let (status, page, _) = invoke_edited(&app, "list-drafts", bearer(&access)).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["drafts"][0]["id"], id.as_str());
+
+    // The samples name an example draft, which this user does not have...
+    let (status, _, _) = invoke_edited(&app, "get-draft", bearer(&access)).await;
+    assert_eq!(status, 404);
+    // ...and with the real id each function does its work (update at version 1, delete at 2).
+    let both = |event: &mut Value| {
+        with_draft_id(&id)(event);
+        bearer(&access)(event);
+    };
+    let (status, fetched, _) = invoke_edited(&app, "get-draft", both).await;
+    assert_eq!((status, fetched["version"].as_u64()), (200, Some(1)));
+    let (status, updated, _) = invoke_edited(&app, "update-draft", both).await;
+    assert_eq!(
+        (status, updated["version"].as_u64()),
+        (200, Some(2)),
+        "{updated}"
+    );
+    let (status, _, _) = invoke_edited(&app, "delete-draft", both).await;
+    assert_eq!(status, 200);
+}

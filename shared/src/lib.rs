@@ -11,6 +11,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod crypto;
+pub mod drafts;
 pub mod lambda;
 pub mod networks;
 pub mod ports;

@@ -9,6 +9,8 @@
 //! expiry after which it reads as absent everywhere, whether or not the store has purged it.
 
 use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::fmt;
@@ -195,6 +197,21 @@ pub struct Page {
     pub next: Option<String>,
 }
 
+impl Page {
+    /// The page of a query that read up to one record more than `page_size`: that extra
+    /// record only tells that another page follows, so `next` is `None` exactly on the last
+    /// page, and otherwise resumes after the last record kept.
+    pub fn from_lookahead(mut records: Vec<Record>, page_size: usize) -> Self {
+        let next = if records.len() > page_size {
+            records.truncate(page_size);
+            records.last().map(|record| encode_cursor(&record.key.sort))
+        } else {
+            None
+        };
+        Self { records, next }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RecordsError {
     /// A create found a live record, or an update, delete or check found none or one
@@ -314,6 +331,8 @@ pub fn validate_transaction(writes: &[Write]) -> RecordsResult<()> {
     Ok(())
 }
 
+/// The partition, page size and sort range of a query (its cursor is checked by
+/// [`decode_cursor`]).
 pub fn validate_query(query: &Query) -> RecordsResult<()> {
     validate_key(&RecordKey::new(query.partition.clone(), "-"))?;
     if query.limit == 0 || query.limit > Query::MAX_PAGE_SIZE {
@@ -322,7 +341,46 @@ pub fn validate_query(query: &Query) -> RecordsResult<()> {
             Query::MAX_PAGE_SIZE
         )));
     }
-    Ok(())
+    validate_sort_range(&query.partition, &query.range)
+}
+
+/// Range bounds are valid sort keys and in order: DynamoDB cannot send empty or reversed
+/// bounds, so SQLite refuses them too.
+pub fn validate_sort_range(partition: &str, range: &SortRange) -> RecordsResult<()> {
+    let bound = |value: &str| {
+        validate_key(&RecordKey::new(partition, value))
+            .map_err(|e| RecordsError::Invalid(format!("sort range bound: {e}")))
+    };
+    match range {
+        SortRange::All => Ok(()),
+        SortRange::BeginsWith(prefix) => bound(prefix),
+        SortRange::Between(low, high) => {
+            bound(low)?;
+            bound(high)?;
+            if low > high {
+                return Err(RecordsError::Invalid(format!(
+                    "sort range starts at {low:?} after it ends at {high:?}"
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A page cursor is the last returned sort key (DynamoDB's `ExclusiveStartKey` of the next
+/// page), encoded the same way by both adapters and opaque to callers.
+pub fn encode_cursor(sort: &str) -> String {
+    URL_SAFE_NO_PAD.encode(sort)
+}
+
+/// The sort key a query's `cursor` resumes after; anything [`encode_cursor`] could not have
+/// made for this partition is `Invalid`.
+pub fn decode_cursor(partition: &str, cursor: &str) -> RecordsResult<String> {
+    let malformed = || RecordsError::Invalid("malformed page cursor".into());
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| malformed())?;
+    let sort = String::from_utf8(bytes).map_err(|_| malformed())?;
+    validate_key(&RecordKey::new(partition, sort.as_str())).map_err(|_| malformed())?;
+    Ok(sort)
 }
 
 /// Now, in Unix seconds: the clock every expiry check uses.
@@ -362,6 +420,81 @@ mod tests {
         assert!(validate_key(&RecordKey::new("", "s")).is_err());
         assert!(validate_key(&RecordKey::new("p", "x".repeat(513))).is_err());
         assert!(validate_key(&RecordKey::new("p", "x".repeat(512))).is_ok());
+    }
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let sort = "event#0001/ü";
+        assert_eq!(
+            decode_cursor("p", &encode_cursor(sort)).ok().as_deref(),
+            Some(sort)
+        );
+        assert!(matches!(
+            decode_cursor("p", "not base64!"),
+            Err(RecordsError::Invalid(_))
+        ));
+        assert!(matches!(
+            decode_cursor("p", &URL_SAFE_NO_PAD.encode([0xff, 0xfe])),
+            Err(RecordsError::Invalid(_))
+        ));
+        assert!(matches!(
+            decode_cursor("p", ""),
+            Err(RecordsError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn lookahead_record_only_sets_the_cursor() {
+        let records: Vec<Record> = ["a", "b", "c"]
+            .into_iter()
+            .map(|sort| Record {
+                key: RecordKey::new("p", sort),
+                version: 1,
+                state: None,
+                body: json!(null),
+                expires_at: None,
+            })
+            .collect();
+        let sorts = |page: &Page| -> Vec<String> {
+            page.records.iter().map(|r| r.key.sort.clone()).collect()
+        };
+        let more = Page::from_lookahead(records.clone(), 2);
+        assert_eq!(sorts(&more), ["a", "b"]);
+        assert_eq!(
+            more.next.map(|cursor| decode_cursor("p", &cursor).ok()),
+            Some(Some("b".to_owned()))
+        );
+        let last = Page::from_lookahead(records, 3);
+        assert_eq!(sorts(&last), ["a", "b", "c"]);
+        assert_eq!(last.next, None);
+    }
+
+    #[test]
+    fn ranges_need_non_empty_ordered_bounds() {
+        let range = |range| validate_sort_range("p", &range);
+        assert!(range(SortRange::All).is_ok());
+        assert!(range(SortRange::BeginsWith(String::new())).is_err());
+        assert!(range(SortRange::Between("a".into(), "b".into())).is_ok());
+        assert!(range(SortRange::Between("a".into(), "a".into())).is_ok());
+        assert!(range(SortRange::Between("b".into(), "a".into())).is_err());
+        assert!(range(SortRange::Between(String::new(), "a".into())).is_err());
+    }
+
+    #[test]
+    fn queries_are_checked_with_their_range() {
+        let query = |range| Query {
+            range,
+            ..Query::partition("p")
+        };
+        assert!(validate_query(&query(SortRange::BeginsWith("a".into()))).is_ok());
+        assert!(validate_query(&query(SortRange::BeginsWith(String::new()))).is_err());
+        assert!(
+            validate_query(&Query {
+                limit: 0,
+                ..Query::partition("p")
+            })
+            .is_err()
+        );
     }
 
     #[test]

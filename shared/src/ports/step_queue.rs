@@ -102,13 +102,7 @@ pub fn validate_enqueue(message: &StepMessage, delay: Duration) -> QueueResult<S
     if message.kind.is_empty() {
         return Err(QueueError::Invalid("step kind is empty".into()));
     }
-    if delay > MAX_DELAY {
-        return Err(QueueError::Invalid(format!(
-            "delay {}s is longer than the {}s allowed",
-            delay.as_secs(),
-            MAX_DELAY.as_secs()
-        )));
-    }
+    check_delay("delay", delay)?;
     let body = serde_json::to_string(message)
         .map_err(|e| QueueError::Invalid(format!("message is not serialisable: {e}")))?;
     if body.len() > MAX_MESSAGE_BYTES {
@@ -121,9 +115,45 @@ pub fn validate_enqueue(message: &StepMessage, delay: Duration) -> QueueResult<S
     Ok(body)
 }
 
+/// Release delays share the enqueue limit, so both adapters refuse the same requests.
+pub fn validate_release_delay(delay: Duration) -> QueueResult<()> {
+    check_delay("release delay", delay)
+}
+
+/// A delay of at most [`MAX_DELAY`]; `what` names it in the refusal.
+fn check_delay(what: &str, delay: Duration) -> QueueResult<()> {
+    if delay > MAX_DELAY {
+        return Err(QueueError::Invalid(format!(
+            "{what} {}s is longer than the {}s allowed",
+            delay.as_secs(),
+            MAX_DELAY.as_secs()
+        )));
+    }
+    Ok(())
+}
+
 pub fn validate_receive(max: u32) -> QueueResult<()> {
     if !(1..=10).contains(&max) {
         return Err(QueueError::Invalid("receive takes 1 to 10 messages".into()));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enqueue_and_release_delays_share_one_limit() {
+        let message = StepMessage::new("k", Value::Null);
+        let too_long = MAX_DELAY + Duration::from_secs(1);
+        assert!(validate_enqueue(&message, MAX_DELAY).is_ok());
+        assert!(validate_release_delay(MAX_DELAY).is_ok());
+        for result in [
+            validate_enqueue(&message, too_long).map(drop),
+            validate_release_delay(too_long),
+        ] {
+            assert!(matches!(result, Err(QueueError::Invalid(_))), "{result:?}");
+        }
+    }
 }

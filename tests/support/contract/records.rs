@@ -541,6 +541,20 @@ pub async fn update_conditioned_on_state(store: Store) {
     );
 }
 
+/// The records the racing conditional writes in `tasks` wrote; losing a race is a failed
+/// condition, and anything else fails the test.
+async fn conditional_winners(mut tasks: JoinSet<Result<Record, RecordsError>>) -> Vec<Record> {
+    let mut winners = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("task") {
+            Ok(record) => winners.push(record),
+            Err(RecordsError::ConditionFailed { .. }) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    winners
+}
+
 pub async fn concurrent_state_transitions_one_wins(store: Store) {
     let job = key("deployments", "01J-race");
     store
@@ -561,14 +575,7 @@ pub async fn concurrent_state_transitions_one_wins(store: Store) {
                 .await
         });
     }
-    let mut winners = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined.expect("task") {
-            Ok(record) => winners.push(record),
-            Err(RecordsError::ConditionFailed { .. }) => {}
-            Err(other) => panic!("unexpected {other:?}"),
-        }
-    }
+    let winners = conditional_winners(tasks).await;
     assert_eq!(winners.len(), 1, "exactly one worker submits");
     let current = store.get(&job).await.expect("get").expect("present");
     assert_eq!(current, winners[0]);
@@ -593,14 +600,7 @@ pub async fn concurrent_updates_on_one_version_one_wins(store: Store) {
                 .await
         });
     }
-    let mut winners = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined.expect("task") {
-            Ok(record) => winners.push(record),
-            Err(RecordsError::ConditionFailed { .. }) => {}
-            Err(other) => panic!("unexpected {other:?}"),
-        }
-    }
+    let winners = conditional_winners(tasks).await;
     assert_eq!(winners.len(), 1, "exactly one update of version 1 wins");
     assert_eq!(
         get(&store, "counter", "c").await.as_ref(),

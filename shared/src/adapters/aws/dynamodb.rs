@@ -5,22 +5,21 @@
 //! Expiry is checked on every read and in every condition, because TTL deletion runs up to
 //! days late (and never in emulators): an expired item is treated as absent everywhere.
 
+use crate::adapters::aws::SdkFailure;
 use crate::ports::records::{
     Change, Expect, NewRecord, Order, Page, Query, Record, RecordKey, RecordStore, RecordsError,
-    RecordsResult, SortRange, Write, is_live, now_unix, validate_body, validate_key,
+    RecordsResult, SortRange, Write, decode_cursor, is_live, now_unix, validate_body, validate_key,
     validate_query, validate_transaction,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, ConditionCheck, Delete, Put, ReturnValue, TableStatus,
     TransactWriteItem, Update,
 };
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::collections::HashMap;
 
 /// The table's partition key attribute (a string).
@@ -54,6 +53,19 @@ const RETRYABLE_CANCELLATIONS: &[&str] = &[
     "RequestLimitExceeded",
 ];
 
+/// Sets what every conditional write of one item takes alike, whichever of the SDK's builders
+/// (which share no trait) it is: the table, the condition, and the placeholders that the
+/// condition and any update expression use.
+macro_rules! conditional {
+    ($builder:expr, $table:expr, $condition:expr, $placeholders:expr) => {
+        $builder
+            .table_name($table)
+            .condition_expression($condition)
+            .set_expression_attribute_names(Some($placeholders.names))
+            .set_expression_attribute_values(Some($placeholders.values))
+    };
+}
+
 /// The records store in one DynamoDB table.
 #[derive(Clone, Debug)]
 pub struct DynamoRecords {
@@ -75,7 +87,12 @@ impl DynamoRecords {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        classify(&self.table, operation, error)
+        let failure = SdkFailure::new(
+            &error,
+            RETRYABLE_CODES,
+            format_args!("DynamoDB {operation} on {}", self.table),
+        );
+        records_error(&self.table, failure)
     }
 
     /// The `TransactWriteItem` for one validated write.
@@ -86,12 +103,8 @@ impl DynamoRecords {
             Write::Create(record) => {
                 let mut placeholders = Placeholders::default();
                 let condition = placeholders.create_condition(now);
-                let put = Put::builder()
-                    .table_name(&self.table)
+                let put = conditional!(Put::builder(), &self.table, condition, placeholders)
                     .set_item(Some(new_item(&record)?))
-                    .condition_expression(condition)
-                    .set_expression_attribute_names(Some(placeholders.names))
-                    .set_expression_attribute_values(Some(placeholders.values))
                     .build()
                     .map_err(build_error)?;
                 TransactWriteItem::builder().put(put).build()
@@ -104,13 +117,9 @@ impl DynamoRecords {
                 let mut placeholders = Placeholders::default();
                 let condition = placeholders.expect_condition(&expect, now);
                 let update_expression = placeholders.change(&change)?;
-                let update = Update::builder()
-                    .table_name(&self.table)
+                let update = conditional!(Update::builder(), &self.table, condition, placeholders)
                     .set_key(Some(key_item(&key.partition, &key.sort)))
                     .update_expression(update_expression)
-                    .condition_expression(condition)
-                    .set_expression_attribute_names(Some(placeholders.names))
-                    .set_expression_attribute_values(Some(placeholders.values))
                     .build()
                     .map_err(build_error)?;
                 TransactWriteItem::builder().update(update).build()
@@ -118,12 +127,8 @@ impl DynamoRecords {
             Write::Delete { key, expect } => {
                 let mut placeholders = Placeholders::default();
                 let condition = placeholders.expect_condition(&expect, now);
-                let delete = Delete::builder()
-                    .table_name(&self.table)
+                let delete = conditional!(Delete::builder(), &self.table, condition, placeholders)
                     .set_key(Some(key_item(&key.partition, &key.sort)))
-                    .condition_expression(condition)
-                    .set_expression_attribute_names(Some(placeholders.names))
-                    .set_expression_attribute_values(Some(placeholders.values))
                     .build()
                     .map_err(build_error)?;
                 TransactWriteItem::builder().delete(delete).build()
@@ -131,14 +136,15 @@ impl DynamoRecords {
             Write::Check { key, expect } => {
                 let mut placeholders = Placeholders::default();
                 let condition = placeholders.expect_condition(&expect, now);
-                let check = ConditionCheck::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key_item(&key.partition, &key.sort)))
-                    .condition_expression(condition)
-                    .set_expression_attribute_names(Some(placeholders.names))
-                    .set_expression_attribute_values(Some(placeholders.values))
-                    .build()
-                    .map_err(build_error)?;
+                let check = conditional!(
+                    ConditionCheck::builder(),
+                    &self.table,
+                    condition,
+                    placeholders
+                )
+                .set_key(Some(key_item(&key.partition, &key.sort)))
+                .build()
+                .map_err(build_error)?;
                 TransactWriteItem::builder().condition_check(check).build()
             }
         };
@@ -173,14 +179,8 @@ impl RecordStore for DynamoRecords {
         let item = new_item(&record)?;
         let mut placeholders = Placeholders::default();
         let condition = placeholders.create_condition(now_unix());
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
+        let result = conditional!(self.client.put_item(), &self.table, condition, placeholders)
             .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(placeholders.names))
-            .set_expression_attribute_values(Some(placeholders.values))
             .send()
             .await;
         match result {
@@ -211,18 +211,17 @@ impl RecordStore for DynamoRecords {
         let mut placeholders = Placeholders::default();
         let update_expression = placeholders.change(&change)?;
         let condition = placeholders.expect_condition(&expect, now_unix());
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key_item(&key.partition, &key.sort)))
-            .update_expression(update_expression)
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(placeholders.names))
-            .set_expression_attribute_values(Some(placeholders.values))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
+        let result = conditional!(
+            self.client.update_item(),
+            &self.table,
+            condition,
+            placeholders
+        )
+        .set_key(Some(key_item(&key.partition, &key.sort)))
+        .update_expression(update_expression)
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await;
         match result {
             Ok(output) => match output.attributes() {
                 Some(item) => decode_item(item),
@@ -244,16 +243,15 @@ impl RecordStore for DynamoRecords {
         validate_key(key)?;
         let mut placeholders = Placeholders::default();
         let condition = placeholders.expect_condition(&expect, now_unix());
-        let result = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key_item(&key.partition, &key.sort)))
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(placeholders.names))
-            .set_expression_attribute_values(Some(placeholders.values))
-            .send()
-            .await;
+        let result = conditional!(
+            self.client.delete_item(),
+            &self.table,
+            condition,
+            placeholders
+        )
+        .set_key(Some(key_item(&key.partition, &key.sort)))
+        .send()
+        .await;
         match result {
             Ok(_) => Ok(()),
             Err(e)
@@ -271,7 +269,6 @@ impl RecordStore for DynamoRecords {
     /// ends.
     async fn query(&self, query: &Query) -> RecordsResult<Page> {
         validate_query(query)?;
-        validate_range(&query.partition, &query.range)?;
         let mut start_key = query
             .cursor
             .as_deref()
@@ -315,13 +312,7 @@ impl RecordStore for DynamoRecords {
             }
         }
 
-        let next = if records.len() > page_size {
-            records.truncate(page_size);
-            records.last().map(|record| encode_cursor(&record.key.sort))
-        } else {
-            None
-        };
-        Ok(Page { records, next })
+        Ok(Page::from_lookahead(records, page_size))
     }
 
     async fn transact(&self, writes: Vec<Write>) -> RecordsResult<()> {
@@ -592,72 +583,17 @@ fn cancellation_error(
 
 /// Network trouble, throttling and server errors are retryable; a missing table is too (it
 /// may be being deployed), but says so; anything else is a bug or misconfiguration.
-fn classify<E>(table: &str, operation: &str, error: SdkError<E, HttpResponse>) -> RecordsError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let detail = format!(
-        "DynamoDB {operation} on {table}: {}",
-        DisplayErrorContext(&error)
-    );
-    let server_error = error
-        .raw_response()
-        .is_some_and(|response| response.status().is_server_error());
-    match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
-            RecordsError::Unavailable(detail)
-        }
-        SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or_default();
-            if code == "ResourceNotFoundException" {
-                RecordsError::Unavailable(format!(
-                    "DynamoDB table {table} does not exist: {detail}"
-                ))
-            } else if server_error || RETRYABLE_CODES.contains(&code) {
-                RecordsError::Unavailable(detail)
-            } else {
-                RecordsError::Internal(detail)
-            }
-        }
-        _ if server_error => RecordsError::Unavailable(detail),
-        _ => RecordsError::Internal(detail),
+fn records_error(table: &str, failure: SdkFailure) -> RecordsError {
+    if failure.code() == "ResourceNotFoundException" {
+        RecordsError::Unavailable(format!(
+            "DynamoDB table {table} does not exist: {}",
+            failure.detail
+        ))
+    } else if failure.retryable {
+        RecordsError::Unavailable(failure.detail)
+    } else {
+        RecordsError::Internal(failure.detail)
     }
-}
-
-/// The same range rules as the SQLite adapter; DynamoDB refuses empty or reversed bounds.
-fn validate_range(partition: &str, range: &SortRange) -> RecordsResult<()> {
-    let bound = |value: &str| {
-        validate_key(&RecordKey::new(partition, value))
-            .map_err(|e| RecordsError::Invalid(format!("sort range bound: {e}")))
-    };
-    match range {
-        SortRange::All => Ok(()),
-        SortRange::BeginsWith(prefix) => bound(prefix),
-        SortRange::Between(low, high) => {
-            bound(low)?;
-            bound(high)?;
-            if low > high {
-                return Err(RecordsError::Invalid(format!(
-                    "sort range starts at {low:?} after it ends at {high:?}"
-                )));
-            }
-            Ok(())
-        }
-    }
-}
-
-/// The cursor is the last returned sort key (the `ExclusiveStartKey` of the next page),
-/// opaque to callers and the same encoding as the SQLite adapter's.
-fn encode_cursor(sort: &str) -> String {
-    URL_SAFE_NO_PAD.encode(sort)
-}
-
-fn decode_cursor(partition: &str, cursor: &str) -> RecordsResult<String> {
-    let malformed = || RecordsError::Invalid("malformed page cursor".into());
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| malformed())?;
-    let sort = String::from_utf8(bytes).map_err(|_| malformed())?;
-    validate_key(&RecordKey::new(partition, sort.as_str())).map_err(|_| malformed())?;
-    Ok(sort)
 }
 
 #[cfg(test)]
@@ -714,6 +650,28 @@ mod tests {
             decoded.map(|r| (r.state, r.expires_at)),
             Some((Some("Queued".to_owned()), Some(42)))
         );
+    }
+
+    #[test]
+    fn sdk_failures_are_classified() {
+        let classify = |status, code| {
+            records_error(
+                "t",
+                SdkFailure::service(status, Some(code), RETRYABLE_CODES, "d".into()),
+            )
+        };
+        assert!(classify(400, "ProvisionedThroughputExceededException").is_retryable());
+        assert!(classify(500, "InternalServerError").is_retryable());
+        assert!(classify(503, "Whatever").is_retryable());
+        let missing = classify(400, "ResourceNotFoundException");
+        assert!(
+            matches!(&missing, RecordsError::Unavailable(m) if m.contains("table t does not exist")),
+            "{missing:?}"
+        );
+        assert!(matches!(
+            classify(400, "ValidationException"),
+            RecordsError::Internal(_)
+        ));
     }
 
     #[test]

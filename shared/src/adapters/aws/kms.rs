@@ -4,11 +4,12 @@
 //! binds to the ciphertext, and Decrypt also names the key, so a ciphertext made under any
 //! other key is refused instead of silently decrypted with it.
 
+use crate::adapters::aws::SdkFailure;
 use crate::crypto::envelope::{check_direct_plaintext_len, secret_copy};
 use crate::ports::key_vault::{DataKey, EncryptionContext, KeyVault, VaultError, VaultResult};
 use async_trait::async_trait;
 use aws_sdk_kms::config::http::HttpResponse;
-use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, KeyState};
 use secrecy::{ExposeSecretMut as _, SecretBox, SecretSlice};
@@ -82,45 +83,30 @@ impl KmsKeyVault {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let status = error
-            .raw_response()
-            .map(|response| response.status().as_u16());
-        let code = error.code().map(str::to_owned);
-        // A service error is its code and message; the full context (raw response and all)
-        // is only worth its length for transport failures.
-        let reason = match (&error, error.code()) {
-            (SdkError::ServiceError(_), Some(code)) => {
-                format!("{code}: {}", error.message().unwrap_or("no message"))
-            }
-            _ => DisplayErrorContext(&error).to_string(),
-        };
-        let detail = format!("KMS {operation} with key {}: {reason}", self.key_id);
-        match error {
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => VaultError::Unavailable(detail),
-            SdkError::ServiceError(_) => classify_service_error(status, code.as_deref(), detail),
-            _ => VaultError::Internal(detail),
-        }
+        vault_error(SdkFailure::new(
+            &error,
+            TRANSIENT_CODES,
+            format_args!("KMS {operation} with key {}", self.key_id),
+        ))
     }
 }
 
-/// Sort a KMS service error by whether a retry can help and whose fault it is.
-fn classify_service_error(status: Option<u16>, code: Option<&str>, detail: String) -> VaultError {
-    let code = code.unwrap_or_default();
-    if KEY_STATE_CODES.contains(&code) {
+/// Sort a KMS failure by whether a retry can help and whose fault it is.
+fn vault_error(failure: SdkFailure) -> VaultError {
+    if KEY_STATE_CODES.contains(&failure.code()) {
         return VaultError::Unavailable(format!(
-            "the configured key is missing or disabled: {detail}"
+            "the configured key is missing or disabled: {}",
+            failure.detail
         ));
     }
-    if TRANSIENT_CODES.contains(&code) || status.is_some_and(|s| s >= 500 || s == 429) {
-        return VaultError::Unavailable(detail);
+    if failure.retryable {
+        return VaultError::Unavailable(failure.detail);
     }
-    match code {
+    match failure.code() {
         "ValidationException" | "InvalidKeyUsageException" | "InvalidGrantTokenException" => {
-            VaultError::Invalid(detail)
+            VaultError::Invalid(failure.detail)
         }
-        _ => VaultError::Internal(detail),
+        _ => VaultError::Internal(failure.detail),
     }
 }
 
@@ -259,39 +245,43 @@ mod tests {
 
     #[test]
     fn service_errors_are_classified() {
-        let classify = |status, code| classify_service_error(Some(status), Some(code), "d".into());
+        let classify = |status, code: Option<&str>| {
+            vault_error(SdkFailure::service(
+                status,
+                code,
+                TRANSIENT_CODES,
+                "d".into(),
+            ))
+        };
         for code in [
             "ThrottlingException",
             "KMSInternalException",
             "DependencyTimeoutException",
         ] {
-            assert!(classify(400, code).is_retryable(), "{code}");
+            assert!(classify(400, Some(code)).is_retryable(), "{code}");
         }
-        assert!(classify(503, "Whatever").is_retryable());
-        assert!(classify(429, "Whatever").is_retryable());
+        assert!(classify(503, Some("Whatever")).is_retryable());
+        assert!(classify(429, Some("Whatever")).is_retryable());
         for code in [
             "NotFoundException",
             "DisabledException",
             "KMSInvalidStateException",
         ] {
-            let error = classify(400, code);
+            let error = classify(400, Some(code));
             assert!(
                 matches!(&error, VaultError::Unavailable(message) if message.contains("missing or disabled")),
                 "{code}: {error:?}"
             );
         }
         assert!(matches!(
-            classify(400, "ValidationException"),
+            classify(400, Some("ValidationException")),
             VaultError::Invalid(_)
         ));
         assert!(matches!(
-            classify(400, "AccessDeniedException"),
+            classify(400, Some("AccessDeniedException")),
             VaultError::Internal(_)
         ));
-        assert!(matches!(
-            classify_service_error(None, None, String::new()),
-            VaultError::Internal(_)
-        ));
+        assert!(matches!(classify(400, None), VaultError::Internal(_)));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `S3Archive`: the archive port on one S3 bucket, objects encrypted at rest under the KMS
 //! key, download links presigned with SigV4 (so S3 itself checks signature and expiry).
 
+use crate::adapters::aws::SdkFailure;
 use crate::adapters::embedded::dir_archive::{
     link_lifetime_in_whole_seconds, validate_content_type,
 };
@@ -10,7 +11,7 @@ use crate::ports::archive::{
 };
 use async_trait::async_trait;
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
@@ -64,47 +65,38 @@ impl S3Archive {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        let status = error
-            .raw_response()
-            .map(|response| response.status().as_u16());
-        let code = error.code().map(str::to_owned);
-        // A service error is its code and message; the full context (raw response and all)
-        // is only worth its length for transport failures.
-        let reason = match (&error, error.code()) {
-            (SdkError::ServiceError(_), Some(code)) => {
-                format!("{code}: {}", error.message().unwrap_or("no message"))
-            }
-            _ => DisplayErrorContext(&error).to_string(),
-        };
-        let detail = format!("S3 {operation} in bucket {}: {reason}", self.bucket);
-        match error {
-            SdkError::TimeoutError(_)
-            | SdkError::DispatchFailure(_)
-            | SdkError::ResponseError(_) => ArchiveError::Unavailable(detail),
-            SdkError::ServiceError(_) => classify_service_error(status, code.as_deref(), detail),
-            _ => ArchiveError::Internal(detail),
-        }
+        archive_error(SdkFailure::new(
+            &error,
+            TRANSIENT_CODES,
+            format_args!("S3 {operation} in bucket {}", self.bucket),
+        ))
     }
 }
 
-/// Sort an S3 service error by whether a retry can help and whose fault it is.
-fn classify_service_error(status: Option<u16>, code: Option<&str>, detail: String) -> ArchiveError {
-    let code = code.unwrap_or_default();
+/// Sort an S3 failure by whether a retry can help and whose fault it is.
+fn archive_error(failure: SdkFailure) -> ArchiveError {
+    let code = failure.code();
     if MISSING_BUCKET_CODES.contains(&code) {
-        return ArchiveError::Unavailable(format!("the configured bucket is missing: {detail}"));
+        return ArchiveError::Unavailable(format!(
+            "the configured bucket is missing: {}",
+            failure.detail
+        ));
     }
     // S3 reports trouble with the encryption key as `KMS.<KMS error code>`.
     if code.starts_with("KMS.") {
-        return ArchiveError::Unavailable(format!("the archive's KMS key is unusable: {detail}"));
+        return ArchiveError::Unavailable(format!(
+            "the archive's KMS key is unusable: {}",
+            failure.detail
+        ));
     }
-    if TRANSIENT_CODES.contains(&code) || status.is_some_and(|s| s >= 500 || s == 429) {
-        return ArchiveError::Unavailable(detail);
+    if failure.retryable {
+        return ArchiveError::Unavailable(failure.detail);
     }
     match code {
         "InvalidArgument" | "InvalidRequest" | "KeyTooLongError" | "EntityTooLarge" => {
-            ArchiveError::Invalid(detail)
+            ArchiveError::Invalid(failure.detail)
         }
-        _ => ArchiveError::Internal(detail),
+        _ => ArchiveError::Internal(failure.detail),
     }
 }
 
@@ -198,7 +190,14 @@ mod tests {
 
     #[test]
     fn service_errors_are_classified() {
-        let classify = |status, code| classify_service_error(Some(status), Some(code), "d".into());
+        let classify = |status, code| {
+            archive_error(SdkFailure::service(
+                status,
+                Some(code),
+                TRANSIENT_CODES,
+                "d".into(),
+            ))
+        };
         for (status, code) in [
             (503, "SlowDown"),
             (500, "InternalError"),

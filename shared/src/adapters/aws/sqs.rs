@@ -14,14 +14,15 @@
 //! or malformed handles, or messages no longer in flight). Step handlers must be idempotent
 //! anyway, since delivery is at least once.
 
+use crate::adapters::aws::SdkFailure;
 use crate::ports::step_queue::{
-    Delivery, MAX_DELAY, QueueError, QueueResult, StepMessage, StepQueue, validate_enqueue,
-    validate_receive,
+    Delivery, QueueError, QueueResult, StepMessage, StepQueue, validate_enqueue, validate_receive,
+    validate_release_delay,
 };
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::http::HttpResponse;
-use aws_sdk_sqs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{
     DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName, QueueAttributeName,
 };
@@ -83,26 +84,20 @@ impl SqsStepQueue {
     }
 
     async fn check_queue(&self, queue_url: &str) -> QueueResult<()> {
-        match self
+        let result = self
             .client
             .get_queue_attributes()
             .queue_url(queue_url)
             .attribute_names(QueueAttributeName::QueueArn)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_queue_does_not_exist()) =>
-            {
-                Err(QueueError::Unavailable(format!(
-                    "queue {queue_url} does not exist"
-                )))
-            }
-            Err(error) => Err(sdk_error("GetQueueAttributes", queue_url, error)),
-        }
+            .await;
+        outcome(
+            result,
+            "GetQueueAttributes",
+            queue_url,
+            |e| e.is_queue_does_not_exist(),
+            || QueueError::Unavailable(format!("queue {queue_url} does not exist")),
+        )
     }
 }
 
@@ -152,49 +147,43 @@ impl StepQueue for SqsStepQueue {
     }
 
     async fn ack(&self, receipt: &str) -> QueueResult<()> {
-        match self
+        let result = self
             .client
             .delete_message()
             .queue_url(&self.queue_url)
             .receipt_handle(receipt)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_receipt_handle_is_invalid()) =>
-            {
-                Err(QueueError::StaleReceipt)
-            }
-            Err(error) => Err(sdk_error("DeleteMessage", &self.queue_url, error)),
-        }
+            .await;
+        outcome(
+            result,
+            "DeleteMessage",
+            &self.queue_url,
+            |e| e.is_receipt_handle_is_invalid(),
+            || QueueError::StaleReceipt,
+        )
     }
 
     async fn release(&self, receipt: &str, delay: Duration) -> QueueResult<()> {
         validate_release_delay(delay)?;
-        match self
+        let result = self
             .client
             .change_message_visibility()
             .queue_url(&self.queue_url)
             .receipt_handle(receipt)
             .visibility_timeout(seconds_rounded_up(delay))
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error.as_service_error().is_some_and(|e| {
-                    e.is_receipt_handle_is_invalid()
-                        || e.is_message_not_inflight()
-                        || is_expired_receipt(e.code(), e.message())
-                }) =>
-            {
-                Err(QueueError::StaleReceipt)
-            }
-            Err(error) => Err(sdk_error("ChangeMessageVisibility", &self.queue_url, error)),
-        }
+            .await;
+        outcome(
+            result,
+            "ChangeMessageVisibility",
+            &self.queue_url,
+            |e| {
+                e.is_receipt_handle_is_invalid()
+                    || e.is_message_not_inflight()
+                    || is_expired_receipt(e.code(), e.message())
+            },
+            || QueueError::StaleReceipt,
+        )
     }
 
     async fn receive_dead_letters(&self, max: u32) -> QueueResult<Vec<Delivery>> {
@@ -299,18 +288,6 @@ fn to_delivery(message: Message) -> QueueResult<Option<Delivery>> {
     }
 }
 
-/// Release delays share the enqueue limit, so both adapters refuse the same requests.
-fn validate_release_delay(delay: Duration) -> QueueResult<()> {
-    if delay > MAX_DELAY {
-        return Err(QueueError::Invalid(format!(
-            "release delay {}s is longer than the {}s allowed",
-            delay.as_secs(),
-            MAX_DELAY.as_secs()
-        )));
-    }
-    Ok(())
-}
-
 /// Whole seconds, rounded up so a message is never visible earlier than asked.
 fn seconds_rounded_up(duration: Duration) -> i32 {
     let whole = duration
@@ -334,36 +311,45 @@ fn is_expired_receipt(code: Option<&str>, message: Option<&str>) -> bool {
         })
 }
 
+/// The outcome of a call whose answer we do not need: the service errors `is_refusal` picks
+/// out mean `refused()` in the port's terms; any other failure goes through [`sdk_error`].
+fn outcome<T, E>(
+    result: Result<T, SdkError<E, HttpResponse>>,
+    operation: &str,
+    queue_url: &str,
+    is_refusal: impl FnOnce(&E) -> bool,
+    refused: impl FnOnce() -> QueueError,
+) -> QueueResult<()>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(error) if error.as_service_error().is_some_and(is_refusal) => Err(refused()),
+        Err(error) => Err(sdk_error(operation, queue_url, error)),
+    }
+}
+
 /// Maps an SDK failure: transport trouble, throttling and 5xx are retryable
 /// (`Unavailable`), requests SQS refuses as malformed are `Invalid`, the rest `Internal`.
 fn sdk_error<E>(operation: &str, queue_url: &str, error: SdkError<E, HttpResponse>) -> QueueError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let detail = format!(
-        "{operation} on {queue_url}: {}",
-        DisplayErrorContext(&error)
-    );
-    match &error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            QueueError::Unavailable(detail)
-        }
-        SdkError::ServiceError(context) => {
-            let status = context.raw().status().as_u16();
-            classify_service_error(status, context.err().code(), detail)
-        }
-        _ => QueueError::Internal(detail),
-    }
+    queue_error(SdkFailure::new(
+        &error,
+        TRANSIENT_CODES,
+        format_args!("{operation} on {queue_url}"),
+    ))
 }
 
-fn classify_service_error(status: u16, code: Option<&str>, detail: String) -> QueueError {
-    let code = code.unwrap_or_default();
-    if status >= 500 || status == 429 || TRANSIENT_CODES.contains(&code) {
-        QueueError::Unavailable(detail)
-    } else if INVALID_CODES.contains(&code) {
-        QueueError::Invalid(detail)
+fn queue_error(failure: SdkFailure) -> QueueError {
+    if failure.retryable {
+        QueueError::Unavailable(failure.detail)
+    } else if INVALID_CODES.contains(&failure.code()) {
+        QueueError::Invalid(failure.detail)
     } else {
-        QueueError::Internal(detail)
+        QueueError::Internal(failure.detail)
     }
 }
 
@@ -390,7 +376,14 @@ mod tests {
 
     #[test]
     fn service_errors_are_classified() {
-        let classify = |status, code| classify_service_error(status, code, String::new());
+        let classify = |status, code| {
+            queue_error(SdkFailure::service(
+                status,
+                code,
+                TRANSIENT_CODES,
+                String::new(),
+            ))
+        };
         assert!(classify(400, Some("RequestThrottled")).is_retryable());
         assert!(classify(503, None).is_retryable());
         assert!(classify(429, None).is_retryable());

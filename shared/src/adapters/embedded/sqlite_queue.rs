@@ -11,8 +11,8 @@
 //! read-modify-write.
 
 use crate::ports::step_queue::{
-    Delivery, MAX_DELAY, QueueError, QueueResult, StepMessage, StepQueue, validate_enqueue,
-    validate_receive,
+    Delivery, QueueError, QueueResult, StepMessage, StepQueue, validate_enqueue, validate_receive,
+    validate_release_delay,
 };
 use async_trait::async_trait;
 use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
@@ -379,18 +379,6 @@ fn parse_body(id: &str, body: &str) -> Option<StepMessage> {
     }
 }
 
-/// Release delays share the enqueue limit, so both adapters refuse the same requests.
-fn validate_release_delay(delay: Duration) -> QueueResult<()> {
-    if delay > MAX_DELAY {
-        return Err(QueueError::Invalid(format!(
-            "release delay {}s is longer than the {}s allowed",
-            delay.as_secs(),
-            MAX_DELAY.as_secs()
-        )));
-    }
-    Ok(())
-}
-
 fn attempt_number(receive_count: i64) -> u32 {
     u32::try_from(receive_count).unwrap_or(u32::MAX)
 }
@@ -431,15 +419,6 @@ mod tests {
     fn attempt_number_saturates() {
         assert_eq!(attempt_number(3), 3);
         assert_eq!(attempt_number(i64::MAX), u32::MAX);
-    }
-
-    #[test]
-    fn release_delay_shares_the_enqueue_limit() {
-        assert!(validate_release_delay(MAX_DELAY).is_ok());
-        assert!(matches!(
-            validate_release_delay(MAX_DELAY + Duration::from_secs(1)),
-            Err(QueueError::Invalid(_))
-        ));
     }
 
     #[test]

@@ -2,5 +2,6 @@
 //! request, so tests call them directly and the router serves them anywhere.
 
 pub mod auth;
+pub mod drafts;
 pub mod health;
 pub mod networks;

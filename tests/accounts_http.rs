@@ -64,6 +64,7 @@ impl Env {
                         public_url: None,
                     },
                     networks_file: None,
+                    metadata_base_url: None,
                     step_max_receives: 5,
                 };
                 App::open_embedded(dir.path(), "http://127.0.0.1:1".parse().unwrap(), &config)
@@ -75,6 +76,7 @@ impl Env {
                 let config = Config {
                     backend: Backend::Aws(resources.clone()),
                     networks_file: None,
+                    metadata_base_url: None,
                     step_max_receives: 5,
                 };
                 App::connect_aws(resources, &config).await.unwrap()

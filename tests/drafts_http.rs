@@ -30,7 +30,12 @@ impl Env {
     }
 
     async fn aws() -> Self {
-        let env = aws_env(&provision_all().await);
+        let mut env = aws_env(&provision_all().await);
+        // This server hosts its own ARC-3 metadata, as a deployment with a custom domain would.
+        env.push((
+            walletless::config::vars::METADATA_BASE_URL,
+            "{server}/v1/metadata/".into(),
+        ));
         let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let server = TestServer::start(&pairs).await.unwrap();
         Self {
@@ -572,6 +577,65 @@ async fn the_catalogue_lists_every_standard_with_its_networks(env: &Env) {
     assert_eq!(erc20["rules"][0]["id"], "cap_at_least_initial_supply");
 }
 
+async fn arc3_metadata_is_stored_and_served_byte_for_byte(env: &Env) {
+    use base64::Engine;
+    use sha2::Digest;
+    let (token, _) = env.user().await;
+    let draft = valid_drafts()[6].clone(); // arc3-nft, no URL given
+    let (status, _, saved) = env
+        .call("POST", "/v1/drafts", &token, Some(&draft), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    let resolved = &saved["validation"]["resolved"];
+    let url = resolved["url"].as_str().unwrap();
+    assert!(url.starts_with(&env.server.base_url), "{url}");
+    assert!(url.ends_with("#arc3") && url.len() <= 96, "{url}");
+    let hash = resolved["metadata_hash"].as_str().unwrap();
+    assert_eq!(resolved["metadata"]["metadata_hash"], hash);
+
+    // Anyone can follow the URL; the bytes served are exactly what the hash covers.
+    let response = env
+        .client
+        .get(url.trim_end_matches("#arc3"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let bytes = response.bytes().await.unwrap();
+    let digest = sha2::Sha256::digest(&bytes);
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD.encode(digest),
+        hash
+    );
+    let served: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(served["name"], "Harbour Pass");
+    assert_eq!(served["decimals"], 0);
+
+    let response = env
+        .client
+        .get(env.server.url("/v1/metadata/not-a-content-id"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let unknown = "A".repeat(43);
+    let response = env
+        .client
+        .get(env.server.url(&format!("/v1/metadata/{unknown}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // A metadata hash that does not match the metadata is refused.
+    let mut wrong = draft.clone();
+    wrong["params"]["metadata_hash"] =
+        json!(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+    let report = env.validate(&token, &wrong).await;
+    assert_eq!(report["errors"][0]["code"], "metadata_hash_mismatch");
+}
+
 macro_rules! on_both_families {
     ($($case:ident),* $(,)?) => {
         mod embedded {
@@ -600,4 +664,5 @@ on_both_families!(
     drafts_are_stored_with_optimistic_concurrency,
     drafts_page_newest_first_and_stay_private,
     the_catalogue_lists_every_standard_with_its_networks,
+    arc3_metadata_is_stored_and_served_byte_for_byte,
 );

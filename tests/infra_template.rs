@@ -28,6 +28,7 @@ const FUNCTION_ENVIRONMENT: &[&str] = &[
     vars::STEP_DEAD_LETTER_QUEUE_URL,
     vars::ARCHIVE_BUCKET,
     vars::NETWORKS_FILE,
+    vars::METADATA_BASE_URL,
     vars::STEP_MAX_RECEIVES,
     "RUST_LOG",
 ];

@@ -238,4 +238,34 @@ async fn draft_samples_run_through_their_functions() {
     );
     let (status, _, _) = invoke_edited(&app, "delete-draft", both).await;
     assert_eq!(status, 200);
+
+    // The metadata sample names a file nobody stored; an ARC-3 draft stores a real one.
+    let (status, body, _) = invoke_route(&app, "get-metadata").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("NOT_FOUND"))
+    );
+    let arc3 = serde_json::json!({"standard": "arc3-nft", "network": "algorand-testnet", "params": {
+        "asset_name": "Pass", "unit_name": "PASS", "total": "1",
+        "metadata": {"name": "Pass", "image": "https://example.com/pass.png"}}});
+    let (status, created, _) = invoke_edited(&app, "create-draft", |event| {
+        event["body"] = Value::String(arc3.to_string());
+        bearer(&access)(event);
+    })
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let content_id = created["validation"]["resolved"]["metadata"]["content_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let route = routes::find("get-metadata").unwrap();
+    let mut event: Value = serde_json::from_str(&read_event("get-metadata")).unwrap();
+    event["rawPath"] = Value::String(format!("/v1/metadata/{content_id}"));
+    event["pathParameters"]["id"] = Value::String(content_id.clone());
+    let request = lambda_http::request::from_str(&event.to_string())
+        .unwrap()
+        .map(|body| axum::body::Body::from(body.to_vec()));
+    let response = walletless::api::service::call(&router(app.clone(), [route]), request).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
 }

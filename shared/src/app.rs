@@ -55,6 +55,8 @@ pub struct Services {
     pub step_queue: Arc<dyn StepQueue>,
     pub archive: Arc<dyn Archive>,
     pub networks: NetworkRegistry,
+    /// Where ARC-3 metadata files are publicly served (`GET /v1/metadata/{id}`), if anywhere.
+    pub metadata_base_url: Option<Url>,
 }
 
 impl Services {
@@ -85,6 +87,7 @@ impl Services {
                 Some(resources.kms_key_id.clone()),
             )),
             networks,
+            metadata_base_url: None,
         }
     }
 }
@@ -136,6 +139,10 @@ impl App {
         &self.inner.services.networks
     }
 
+    pub fn metadata_base_url(&self) -> Option<&Url> {
+        self.inner.services.metadata_base_url.as_ref()
+    }
+
     /// The access-token signing key, unwrapped once per process.
     pub fn signing_keys(&self) -> &SigningKeyCache {
         &self.inner.signing_keys
@@ -181,6 +188,7 @@ impl App {
         let step_queue =
             SqliteStepQueue::open(&data_dir.join("steps.sqlite3"), config.step_max_receives)
                 .map_err(|e| embedded("the step queue")(&e))?;
+        let archive_public_url = public_url.clone();
         let archive = Arc::new(
             DirArchive::open(
                 &data_dir.join("archive"),
@@ -189,12 +197,17 @@ impl App {
             )
             .map_err(|e| embedded("the archive")(&e))?,
         );
+        let metadata_base_url = match &config.metadata_base_url {
+            Some(url) => Some(url.clone()),
+            None => archive_public_url.join("v1/metadata/").ok(),
+        };
         let app = Self::new(Services {
             records: Arc::new(records),
             key_vault: Arc::new(key_vault),
             step_queue: Arc::new(step_queue),
             archive: archive.clone(),
             networks,
+            metadata_base_url,
         });
         Ok(EmbeddedApp { app, archive })
     }
@@ -206,7 +219,9 @@ impl App {
     ) -> Result<Self, StartupError> {
         let networks = NetworkRegistry::load(config.networks_file.as_deref())?;
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let app = Self::new(Services::aws(&sdk, resources, networks));
+        let mut services = Services::aws(&sdk, resources, networks);
+        services.metadata_base_url = config.metadata_base_url.clone();
+        let app = Self::new(services);
         for (dependency, status) in app.check_dependencies().await {
             let Some(reason) = status.error else { continue };
             let what = match dependency {

@@ -13,6 +13,7 @@ use crate::ports::step_queue::DEFAULT_MAX_RECEIVES;
 pub mod vars {
     pub const BACKEND: &str = "WALLETLESS_BACKEND";
     pub const NETWORKS_FILE: &str = "WALLETLESS_NETWORKS_FILE";
+    pub const METADATA_BASE_URL: &str = "WALLETLESS_METADATA_BASE_URL";
     pub const STEP_MAX_RECEIVES: &str = "WALLETLESS_STEP_MAX_RECEIVES";
     pub const DATA_DIR: &str = "WALLETLESS_DATA_DIR";
     pub const LISTEN: &str = "WALLETLESS_LISTEN";
@@ -65,6 +66,9 @@ pub struct AwsResources {
 pub struct Config {
     pub backend: Backend,
     pub networks_file: Option<PathBuf>,
+    /// Public base URL of ARC-3 metadata files (`.../v1/metadata/`); embedded mode defaults to
+    /// the local server's own.
+    pub metadata_base_url: Option<Url>,
     /// Receives after which a step goes to the dead-letter queue (AWS: the redrive policy's
     /// maxReceiveCount, which this must equal).
     pub step_max_receives: u32,
@@ -128,9 +132,24 @@ impl Config {
                     why: "must be a whole number from 1 to 1000".into(),
                 })?,
         };
+        let metadata_base_url = get(vars::METADATA_BASE_URL)
+            .map(|value| {
+                Url::parse(value)
+                    .ok()
+                    .filter(|url| {
+                        matches!(url.scheme(), "https" | "http") && url.path().ends_with('/')
+                    })
+                    .ok_or_else(|| ConfigError::Invalid {
+                        var: vars::METADATA_BASE_URL,
+                        value: value.to_string(),
+                        why: "must be an http(s) URL ending with /".into(),
+                    })
+            })
+            .transpose()?;
         Ok(Self {
             backend,
             networks_file: get(vars::NETWORKS_FILE).map(PathBuf::from),
+            metadata_base_url,
             step_max_receives,
         })
     }

@@ -18,15 +18,21 @@ pub struct TestServer {
 
 impl TestServer {
     /// Start a server with configuration from these variables (nothing from the process
-    /// environment), e.g. `WALLETLESS_DATA_DIR` pointing at a temporary directory.
+    /// environment), e.g. `WALLETLESS_DATA_DIR` pointing at a temporary directory. `{server}`
+    /// in a value becomes the server's own base URL (known only once it listens).
     pub async fn start(env: &[(&str, &str)]) -> anyhow::Result<Self> {
-        let env: HashMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let config = Config::from_vars(&env)?;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    v.replace("{server}", &format!("http://{address}")),
+                )
+            })
+            .collect();
+        let config = Config::from_vars(&env)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(walletless_local::serve(config, listener, async move {
             let _ = stopped.await;

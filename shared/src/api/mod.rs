@@ -9,4 +9,4 @@ pub mod service;
 
 pub use errors::{ApiError, ErrorCode};
 pub use routes::{Auth, ROUTES, Route};
-pub use service::{ApiRequest, ApiResponse, router};
+pub use service::{ApiRequest, ApiResponse, ResponseBody, router};

@@ -171,6 +171,14 @@ pub static ROUTES: &[Route] = &[
         summary: "Delete a draft",
         handler: |app, req| Box::pin(handlers::drafts::delete(app, req)),
     },
+    Route {
+        id: "get-metadata",
+        method: Method::GET,
+        path: "/v1/metadata/{id}",
+        auth: Auth::Public,
+        summary: "An ARC-3 metadata file, byte for byte as its hash is on chain",
+        handler: |app, req| Box::pin(handlers::drafts::get_metadata(app, req)),
+    },
 ];
 
 /// The route with this id.

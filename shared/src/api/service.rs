@@ -79,7 +79,18 @@ impl ApiRequest {
 pub struct ApiResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
-    pub body: Value,
+    pub body: ResponseBody,
+}
+
+/// A JSON document, or exact bytes (content that must not be re-serialised, such as ARC-3
+/// metadata whose hash is on chain).
+#[derive(Debug)]
+pub enum ResponseBody {
+    Json(Value),
+    Bytes {
+        content_type: HeaderValue,
+        bytes: Vec<u8>,
+    },
 }
 
 impl ApiResponse {
@@ -91,8 +102,21 @@ impl ApiResponse {
         Ok(Self {
             status,
             headers: HeaderMap::new(),
-            body,
+            body: ResponseBody::Json(body),
         })
+    }
+
+    /// Exactly these bytes, with this content type.
+    pub fn bytes(status: StatusCode, content_type: &str, bytes: Vec<u8>) -> Self {
+        Self {
+            status,
+            headers: HeaderMap::new(),
+            body: ResponseBody::Bytes {
+                content_type: HeaderValue::from_str(content_type)
+                    .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+                bytes,
+            },
+        }
     }
 
     pub fn ok(body: &impl Serialize) -> Result<Self, ApiError> {
@@ -244,7 +268,13 @@ fn request_id_of<B>(request: &http::Request<B>) -> String {
 }
 
 fn to_response(request_id: &str, answer: ApiResponse) -> Response {
-    let mut response = (answer.status, axum::Json(answer.body)).into_response();
+    let mut response = match answer.body {
+        ResponseBody::Json(body) => (answer.status, axum::Json(body)).into_response(),
+        ResponseBody::Bytes {
+            content_type,
+            bytes,
+        } => (answer.status, [(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+    };
     response.headers_mut().extend(answer.headers);
     stamp(request_id, response)
 }

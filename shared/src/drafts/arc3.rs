@@ -546,10 +546,22 @@ pub fn metadata_hash(json: &[u8], extra_metadata: Option<&[u8]>) -> [u8; 32] {
     }
 }
 
+/// The metadata file's id: base64url (no padding) of the SHA-256 of its bytes. 43 characters,
+/// short enough that a hosting URL plus the id plus `#arc3` fits ARC-3's 96-byte URL limit.
+pub fn content_id(json: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(json))
+}
+
+/// Archive key of the metadata file with this [`content_id`].
+pub fn content_key(id: &str) -> String {
+    format!("arc3/{id}.json")
+}
+
 /// Archive key of the metadata file, derived from the SHA-256 of its bytes: identical files share
 /// one object, and a stored object can never change under an asset that points to it.
 pub fn content_address(json: &[u8]) -> String {
-    format!("arc3/{}.json", hex::encode(Sha256::digest(json)))
+    content_key(&content_id(json))
 }
 
 #[cfg(test)]
@@ -781,10 +793,8 @@ mod tests {
         assert_eq!(metadata_hash(&bytes, extra.as_deref()), expected);
 
         let address = content_address(&bytes);
-        assert_eq!(
-            address,
-            format!("arc3/{}.json", hex::encode(Sha256::digest(&bytes)))
-        );
+        assert_eq!(address, format!("arc3/{}.json", content_id(&bytes)));
+        assert_eq!(content_id(&bytes).len(), 43);
         validate_object_key(&address).unwrap();
         assert_ne!(address, content_address(&to_json_bytes(&metadata, 1)));
     }

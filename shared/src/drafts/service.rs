@@ -5,7 +5,8 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::validate::{self, Owner, ValidationReport};
+use super::arc3;
+use super::validate::{self, Context, ValidationReport};
 use crate::accounts::{AccountError, rfc3339, service as accounts};
 use crate::api::{ApiError, ErrorCode};
 use crate::app::App;
@@ -25,6 +26,8 @@ pub enum DraftError {
     Records(#[from] RecordsError),
     #[error(transparent)]
     Accounts(#[from] AccountError),
+    #[error(transparent)]
+    Archive(#[from] crate::ports::ArchiveError),
 }
 
 impl From<DraftError> for ApiError {
@@ -41,6 +44,7 @@ impl From<DraftError> for ApiError {
             DraftError::InvalidPage(why) => ApiError::malformed("cursor", why),
             DraftError::Records(error) => error.into(),
             DraftError::Accounts(error) => error.into(),
+            DraftError::Archive(error) => error.into(),
         }
     }
 }
@@ -78,11 +82,12 @@ fn check_id(draft_id: &str) -> Result<(), DraftError> {
         .map_err(|_| DraftError::NotFound)
 }
 
-async fn owner(app: &App, user_id: &str) -> Result<Owner, DraftError> {
+async fn context(app: &App, user_id: &str) -> Result<Context, DraftError> {
     let profile = accounts::profile(app, user_id).await?;
-    Ok(Owner {
+    Ok(Context {
         algorand_address: profile.algorand_address,
         evm_address: profile.evm_address,
+        metadata_base_url: app.metadata_base_url().cloned(),
     })
 }
 
@@ -92,8 +97,31 @@ pub async fn check(
     user_id: &str,
     draft: &Value,
 ) -> Result<ValidationReport, DraftError> {
-    let owner = owner(app, user_id).await?;
-    Ok(validate::validate(draft, app.networks(), &owner))
+    let context = context(app, user_id).await?;
+    Ok(validate::validate(draft, app.networks(), &context))
+}
+
+/// Store a valid draft's ARC-3 metadata (the exact bytes its hash covers) at its content
+/// address before the draft that points to it is saved. Content-addressed, so storing again
+/// is harmless.
+async fn store_metadata(app: &App, report: &ValidationReport) -> Result<(), DraftError> {
+    let Some(metadata) = report
+        .resolved
+        .as_ref()
+        .and_then(|resolved| resolved.get("metadata"))
+    else {
+        return Ok(());
+    };
+    let (Some(json), Some(key)) = (
+        metadata["json"].as_str(),
+        metadata["content_address"].as_str(),
+    ) else {
+        return Ok(());
+    };
+    app.archive()
+        .put(key, json.as_bytes().to_vec(), arc3::ARC3_CONTENT_TYPE)
+        .await?;
+    Ok(())
 }
 
 fn view(record: &Record) -> DraftView {
@@ -115,6 +143,7 @@ fn validation_json(report: &ValidationReport) -> Value {
 /// Save a new draft, valid or not, with its validation result.
 pub async fn create(app: &App, user_id: &str, draft: Value) -> Result<DraftView, DraftError> {
     let report = check(app, user_id, &draft).await?;
+    store_metadata(app, &report).await?;
     let now = now_unix();
     let draft_id = ulid::Ulid::new().to_string();
     let record = app
@@ -165,6 +194,7 @@ pub async fn update(
         });
     }
     let report = check(app, user_id, &draft).await?;
+    store_metadata(app, &report).await?;
     let updated = app
         .records()
         .update(

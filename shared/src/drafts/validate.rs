@@ -41,11 +41,14 @@ pub struct ValidationReport {
     pub resolved: Option<Value>,
 }
 
-/// The user's own accounts, which `DefaultsToOwnAccount` fields fall back to.
+/// What a draft is validated against beyond the catalogue: the user's own accounts (which
+/// `DefaultsToOwnAccount` fields fall back to) and where ARC-3 metadata is hosted.
 #[derive(Clone, Debug)]
-pub struct Owner {
+pub struct Context {
     pub algorand_address: String,
     pub evm_address: String,
+    /// Base URL of `GET /v1/metadata/{id}`; without it ARC-3 drafts must give their own URL.
+    pub metadata_base_url: Option<url::Url>,
 }
 
 struct Checker {
@@ -76,12 +79,12 @@ impl Checker {
 const TOP_LEVEL: &[&str] = &["standard", "network", "params"];
 
 /// Validate a draft against the standards catalogue and the network registry.
-pub fn validate(draft: &Value, networks: &NetworkRegistry, owner: &Owner) -> ValidationReport {
+pub fn validate(draft: &Value, networks: &NetworkRegistry, context: &Context) -> ValidationReport {
     let standard = draft
         .get("standard")
         .and_then(Value::as_str)
         .and_then(standards::find);
-    validate_with(draft, standard, networks, owner)
+    validate_with(draft, standard, networks, context)
 }
 
 /// The same, with the standard given (tests use a modified definition).
@@ -89,13 +92,13 @@ pub fn validate_with(
     draft: &Value,
     standard: Option<&Standard>,
     networks: &NetworkRegistry,
-    owner: &Owner,
+    context: &Context,
 ) -> ValidationReport {
     let mut check = Checker {
         errors: Vec::new(),
         warnings: Vec::new(),
     };
-    let resolved = check_draft(&mut check, draft, standard, networks, owner);
+    let resolved = check_draft(&mut check, draft, standard, networks, context);
     let valid = check.errors.is_empty();
     ValidationReport {
         valid,
@@ -110,7 +113,7 @@ fn check_draft(
     draft: &Value,
     standard: Option<&Standard>,
     networks: &NetworkRegistry,
-    owner: &Owner,
+    context: &Context,
 ) -> Option<Value> {
     let Some(object) = draft.as_object() else {
         check.error("$", "not_an_object", "The draft must be a JSON object.");
@@ -182,7 +185,7 @@ fn check_draft(
         }
     };
     let standard = standard?;
-    Some(check_params(check, standard, params, owner))
+    Some(check_params(check, standard, params, context))
 }
 
 fn family_name(family: ChainFamily) -> &'static str {
@@ -197,7 +200,7 @@ fn check_params(
     check: &mut Checker,
     standard: &Standard,
     params: &Map<String, Value>,
-    owner: &Owner,
+    context: &Context,
 ) -> Value {
     for key in params.keys() {
         if standard.field(key).is_none() {
@@ -212,7 +215,7 @@ fn check_params(
     // Decimals first: amounts are converted with them.
     let decimals = standard
         .field("decimals")
-        .and_then(|field| check_field(check, standard, field, params, owner, None, &mut resolved))
+        .and_then(|field| check_field(check, standard, field, params, context, None, &mut resolved))
         .and_then(|value| value.as_u64())
         .and_then(|value| u8::try_from(value).ok());
     let mut base_units: Map<String, Value> = Map::new();
@@ -226,7 +229,7 @@ fn check_params(
             standard,
             field,
             params,
-            owner,
+            context,
             decimals,
             &mut resolved,
         ) && matches!(field.kind, Kind::Amount { .. })
@@ -238,11 +241,11 @@ fn check_params(
         check_rule(
             check,
             *rule,
-            standard,
             params,
-            &resolved,
+            &mut resolved,
             &base_units,
             decimals,
+            context,
         );
     }
     Value::Object(resolved)
@@ -255,7 +258,7 @@ fn check_field(
     standard: &Standard,
     field: &Field,
     params: &Map<String, Value>,
-    owner: &Owner,
+    context: &Context,
     decimals: Option<u8>,
     resolved: &mut Map<String, Value>,
 ) -> Option<Value> {
@@ -273,8 +276,8 @@ fn check_field(
                 DefaultValue::Text(t) => json!(t),
             },
             Presence::DefaultsToOwnAccount => match standard.family {
-                ChainFamily::Algorand => json!(owner.algorand_address),
-                ChainFamily::Evm => json!(owner.evm_address),
+                ChainFamily::Algorand => json!(context.algorand_address),
+                ChainFamily::Evm => json!(context.evm_address),
             },
         },
         Some(value) => value.clone(),
@@ -700,17 +703,18 @@ fn check_arc3(
         "json": String::from_utf8_lossy(&bytes),
         "metadata_hash": base64::engine::general_purpose::STANDARD.encode(hash),
         "content_address": arc3::content_address(&bytes),
+        "content_id": arc3::content_id(&bytes),
     }))
 }
 
 fn check_rule(
     check: &mut Checker,
     rule: Rule,
-    standard: &Standard,
     params: &Map<String, Value>,
-    resolved: &Map<String, Value>,
+    resolved: &mut Map<String, Value>,
     base_units: &Map<String, Value>,
     decimals: Option<u8>,
+    context: &Context,
 ) {
     let units = |name: &str| -> Option<alloy_primitives::U256> {
         base_units.get(name)?.as_str()?.parse().ok()
@@ -769,17 +773,46 @@ fn check_rule(
                     "An ARC-3 URL ends with #arc3 (or the asset name is arc3 or ends with @arc3).",
                 );
             }
-            if let (Some(given), Some(metadata)) = (
-                resolved.get("metadata_hash").and_then(Value::as_str),
-                resolved.get("metadata"),
-            ) && metadata["metadata_hash"].as_str() != Some(given)
-            {
-                check.error(
+            let Some(metadata) = resolved.get("metadata").cloned() else {
+                return;
+            };
+            match resolved.get("metadata_hash").and_then(Value::as_str) {
+                Some(given) if metadata["metadata_hash"].as_str() != Some(given) => check.error(
                     "$.params.metadata_hash",
                     "metadata_hash_mismatch",
                     "metadata_hash does not match the metadata; leave it out and it is computed.",
-                );
+                ),
+                Some(_) => {}
+                None => {
+                    resolved.insert("metadata_hash".into(), metadata["metadata_hash"].clone());
+                }
             }
+            if resolved.contains_key("url") {
+                return;
+            }
+            // No URL given: the metadata is served by this system at a content address.
+            let Some(base) = &context.metadata_base_url else {
+                check.error(
+                    "$.params.url",
+                    "required",
+                    "Give the metadata URL (https or ipfs, ending with #arc3): this deployment does not host metadata.",
+                );
+                return;
+            };
+            let id = metadata["content_id"].as_str().unwrap_or_default();
+            let url = format!("{base}{id}#arc3");
+            if url.len() > standards::limits::ASA_URL_BYTES {
+                check.error(
+                    "$.params.url",
+                    "too_long",
+                    format!(
+                        "The hosted metadata URL would be {} bytes, over the 96 allowed; give an ipfs:// URL instead.",
+                        url.len()
+                    ),
+                );
+                return;
+            }
+            resolved.insert("url".into(), json!(url));
         }
         Rule::ControllableAsa => {
             let has = |name: &str| resolved.contains_key(name);
@@ -799,7 +832,6 @@ fn check_rule(
             }
         }
     }
-    let _ = standard;
 }
 
 #[cfg(test)]
@@ -810,10 +842,11 @@ mod tests {
     const ALGO: &str = "5AHWQJ5D52K4GRW4JWQ5GMR53F7PDSJEGT4PXVFSBQYE7VXDVG3WSPWSBM";
     const EVM: &str = "0x0b6CEF2E7844F27019Fce92205F5FedF684c6926";
 
-    fn owner() -> Owner {
-        Owner {
+    fn owner() -> Context {
+        Context {
             algorand_address: ALGO.into(),
             evm_address: EVM.into(),
+            metadata_base_url: "http://127.0.0.1:8080/v1/metadata/".parse().ok(),
         }
     }
 

@@ -143,3 +143,28 @@ pub async fn delete(app: App, request: ApiRequest) -> Result<ApiResponse, ApiErr
     service::delete(&app, request.user()?, request.path_param("id")?, expected).await?;
     ApiResponse::ok(&serde_json::json!({ "deleted": true }))
 }
+
+/// `GET /v1/metadata/{id}`: an ARC-3 metadata file, byte for byte as hashed into the asset's
+/// metadata hash. Public: the URL is on chain for anyone to follow.
+pub async fn get_metadata(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
+    let id = request.path_param("id")?;
+    // A content id is base64url of 32 bytes; anything else cannot name a stored file.
+    let well_formed = id.len() == 43
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err(ApiError::new(ErrorCode::NotFound));
+    }
+    let object = app
+        .archive()
+        .get(&crate::drafts::arc3::content_key(id))
+        .await?;
+    let mut response = ApiResponse::bytes(StatusCode::OK, &object.content_type, object.body);
+    // Content-addressed: the bytes under an id never change.
+    response.headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    Ok(response)
+}

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod adapters;
 pub mod api;
 pub mod app;
+pub mod compliance;
 pub mod config;
 pub mod crypto;
 pub mod drafts;

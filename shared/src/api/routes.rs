@@ -179,6 +179,30 @@ pub static ROUTES: &[Route] = &[
         summary: "An ARC-3 metadata file, byte for byte as its hash is on chain",
         handler: |app, req| Box::pin(handlers::drafts::get_metadata(app, req)),
     },
+    Route {
+        id: "run-compliance",
+        method: Method::POST,
+        path: "/v1/drafts/{id}/compliance",
+        auth: Auth::User,
+        summary: "Run the compliance readiness checks on the draft's current version",
+        handler: |app, req| Box::pin(handlers::compliance::run(app, req)),
+    },
+    Route {
+        id: "get-compliance",
+        method: Method::GET,
+        path: "/v1/drafts/{id}/compliance",
+        auth: Auth::User,
+        summary: "The latest compliance report, whether it is stale, and the deployment gate",
+        handler: |app, req| Box::pin(handlers::compliance::latest(app, req)),
+    },
+    Route {
+        id: "list-compliance-rules",
+        method: Method::GET,
+        path: "/v1/compliance/rules",
+        auth: Auth::Public,
+        summary: "The compliance ruleset (readiness checks, not legal advice)",
+        handler: |app, req| Box::pin(handlers::compliance::rules(app, req)),
+    },
 ];
 
 /// The route with this id.

@@ -76,7 +76,7 @@ impl Checker {
     }
 }
 
-const TOP_LEVEL: &[&str] = &["standard", "network", "params"];
+const TOP_LEVEL: &[&str] = &["standard", "network", "params", "compliance"];
 
 /// Validate a draft against the standards catalogue and the network registry.
 pub fn validate(draft: &Value, networks: &NetworkRegistry, context: &Context) -> ValidationReport {
@@ -124,7 +124,9 @@ fn check_draft(
             check.error(
                 format!("$.{key}"),
                 "unknown_field",
-                format!("Unknown field {key:?}; a draft has standard, network and params."),
+                format!(
+                    "Unknown field {key:?}; a draft has standard, network, params and compliance."
+                ),
             );
         }
     }
@@ -172,6 +174,18 @@ fn check_draft(
             }
         },
         Some(_) => check.error("$.network", "wrong_type", "The network is a string id."),
+    }
+    if let Some(profile) = object.get("compliance").filter(|value| !value.is_null()) {
+        let issues = match crate::compliance::profile::parse(profile) {
+            Ok(profile) => crate::compliance::profile::check(&profile),
+            Err(issues) => issues,
+        };
+        for issue in issues {
+            match issue.severity {
+                Severity::Error => check.errors.push(issue),
+                Severity::Warning => check.warnings.push(issue),
+            }
+        }
     }
     let params = match object.get("params") {
         None | Some(Value::Null) => {

@@ -2,6 +2,7 @@
 //! request, so tests call them directly and the router serves them anywhere.
 
 pub mod auth;
+pub mod compliance;
 pub mod drafts;
 pub mod health;
 pub mod networks;

@@ -9,137 +9,22 @@ use serde_json::{Value, json};
 use walletless::accounts::arc76::{Arc76Accounts, evm_private_key_hex};
 use walletless::accounts::mnemonic::mnemonic_to_seed;
 use walletless::app::App;
-use walletless::config::{AwsResources, Backend, Config};
 use walletless::crypto::envelope::{self, Envelope};
 use walletless::ports::records::RecordKey;
 use walletless::ports::{EncryptionContext, VaultError};
-use walletless_tests::aws::{aws_env, emulator_config, provision_all};
+use walletless_tests::aws::{emulator_config, provision_all};
+use walletless_tests::family::{Family, PASSWORD, TestEnv, unique_email};
+use walletless_tests::on_both_families;
 use walletless_tests::server::TestServer;
-
-const PASSWORD: &str = "lunar cactus violin 42 drizzle";
 const NEW_PASSWORD: &str = "orbit saffron glacier 7 tuba";
 
-/// A running server of one family, and what is needed to look behind it.
-struct Env {
-    server: TestServer,
-    client: reqwest::Client,
-    family: Family,
-}
-
-enum Family {
-    Embedded(tempfile::TempDir),
-    Aws(AwsResources),
-}
-
-impl Env {
-    async fn embedded() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let server = TestServer::embedded(dir.path()).await.unwrap();
-        Self {
-            server,
-            client: reqwest::Client::new(),
-            family: Family::Embedded(dir),
-        }
-    }
-
-    async fn aws() -> Self {
-        let resources = provision_all().await;
-        let env = aws_env(&resources);
-        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let server = TestServer::start(&pairs).await.unwrap();
-        Self {
-            server,
-            client: reqwest::Client::new(),
-            family: Family::Aws(resources),
-        }
-    }
-
-    /// A second app over the same stores, to look at what the server wrote.
-    async fn backstage(&self) -> App {
-        match &self.family {
-            Family::Embedded(dir) => {
-                let config = Config {
-                    backend: Backend::Embedded {
-                        data_dir: dir.path().to_path_buf(),
-                        public_url: None,
-                    },
-                    networks_file: None,
-                    metadata_base_url: None,
-                    step_max_receives: 5,
-                };
-                App::open_embedded(dir.path(), "http://127.0.0.1:1".parse().unwrap(), &config)
-                    .await
-                    .unwrap()
-                    .app
-            }
-            Family::Aws(resources) => {
-                let config = Config {
-                    backend: Backend::Aws(resources.clone()),
-                    networks_file: None,
-                    metadata_base_url: None,
-                    step_max_receives: 5,
-                };
-                App::connect_aws(resources, &config).await.unwrap()
-            }
-        }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let mut request = self
-            .client
-            .request(method.parse().unwrap(), self.server.url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, headers, body)
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        let (status, _, body) = self.call("POST", path, token, Some(body)).await;
-        (status, body)
-    }
-
-    async fn register(&self, email: &str) -> Value {
-        let (status, body) = self
-            .post(
-                "/v1/auth/register",
-                None,
-                json!({ "email": email, "password": PASSWORD, "displayName": "Test User" }),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body
-    }
-
-    async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
-        self.post(
-            "/v1/auth/login",
-            None,
-            json!({ "email": email, "password": password }),
-        )
-        .await
-    }
-}
-
-fn unique_email(tag: &str) -> String {
-    format!(
-        "{tag}.{}@example.com",
-        ulid::Ulid::new().to_string().to_lowercase()
+async fn login(env: &TestEnv, email: &str, password: &str) -> (StatusCode, Value) {
+    env.post(
+        "/v1/auth/login",
+        None,
+        json!({ "email": email, "password": password }),
     )
+    .await
 }
 
 fn code(body: &Value) -> &str {
@@ -150,7 +35,7 @@ fn token(body: &Value, name: &str) -> String {
     body[name].as_str().unwrap().to_string()
 }
 
-async fn register_login_and_profile(env: &Env) {
+async fn register_login_and_profile(env: &TestEnv) {
     let email = unique_email("Ada");
     let registered = env.register(&format!("  {}  ", email.to_uppercase())).await;
     assert_eq!(registered["token_type"], "Bearer");
@@ -166,6 +51,7 @@ async fn register_login_and_profile(env: &Env) {
             "/v1/me",
             Some(&token(&registered, "access_token")),
             None,
+            None,
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{me}");
@@ -175,13 +61,13 @@ async fn register_login_and_profile(env: &Env) {
     assert_eq!(me["evm_address"], evm);
     assert!(me["created_at"].as_str().unwrap().ends_with('Z'));
 
-    let (status, signed_in) = env.login(&email, PASSWORD).await;
+    let (status, signed_in) = login(env, &email, PASSWORD).await;
     assert_eq!(status, StatusCode::OK, "{signed_in}");
     assert_eq!(signed_in["user_id"], registered["user_id"]);
     assert_eq!(signed_in["algorand_address"], algorand);
 }
 
-async fn bad_input_gets_named_errors(env: &Env) {
+async fn bad_input_gets_named_errors(env: &TestEnv) {
     let (status, body) = env
         .post(
             "/v1/auth/register",
@@ -261,7 +147,7 @@ async fn bad_input_gets_named_errors(env: &Env) {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
-async fn duplicate_email_is_refused_whatever_its_case(env: &Env) {
+async fn duplicate_email_is_refused_whatever_its_case(env: &TestEnv) {
     let email = unique_email("dup");
     env.register(&email).await;
     let (status, body) = env
@@ -275,11 +161,11 @@ async fn duplicate_email_is_refused_whatever_its_case(env: &Env) {
     assert_eq!(code(&body), "USER_ALREADY_EXISTS");
 }
 
-async fn unknown_email_and_wrong_password_answer_alike(env: &Env) {
+async fn unknown_email_and_wrong_password_answer_alike(env: &TestEnv) {
     let email = unique_email("alike");
     env.register(&email).await;
-    let (wrong_status, wrong) = env.login(&email, "not the password at all 123").await;
-    let (unknown_status, unknown) = env.login(&unique_email("nobody"), PASSWORD).await;
+    let (wrong_status, wrong) = login(env, &email, "not the password at all 123").await;
+    let (unknown_status, unknown) = login(env, &unique_email("nobody"), PASSWORD).await;
     assert_eq!(wrong_status, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown_status, StatusCode::UNAUTHORIZED);
     assert_eq!(wrong["error"]["code"], unknown["error"]["code"]);
@@ -287,24 +173,24 @@ async fn unknown_email_and_wrong_password_answer_alike(env: &Env) {
     assert_eq!(code(&wrong), "INVALID_CREDENTIALS");
 }
 
-async fn five_failures_lock_the_account_and_success_resets_the_count(env: &Env) {
+async fn five_failures_lock_the_account_and_success_resets_the_count(env: &TestEnv) {
     let email = unique_email("lock");
     env.register(&email).await;
     // Four failures, then a success: the count starts again.
     for _ in 0..4 {
         assert_eq!(
-            env.login(&email, "wrong password number one").await.0,
+            login(env, &email, "wrong password number one").await.0,
             StatusCode::UNAUTHORIZED
         );
     }
-    assert_eq!(env.login(&email, PASSWORD).await.0, StatusCode::OK);
+    assert_eq!(login(env, &email, PASSWORD).await.0, StatusCode::OK);
     for _ in 0..4 {
         assert_eq!(
-            env.login(&email, "wrong password number one").await.0,
+            login(env, &email, "wrong password number one").await.0,
             StatusCode::UNAUTHORIZED
         );
     }
-    let (status, body) = env.login(&email, "wrong password number one").await;
+    let (status, body) = login(env, &email, "wrong password number one").await;
     assert_eq!(status, StatusCode::LOCKED, "{body}");
     assert_eq!(code(&body), "ACCOUNT_LOCKED");
     let until = body["error"]["details"]["locked_until"].as_str().unwrap();
@@ -313,12 +199,12 @@ async fn five_failures_lock_the_account_and_success_resets_the_count(env: &Env) 
     let minutes = (until - time::OffsetDateTime::now_utc()).whole_minutes();
     assert!((29..=30).contains(&minutes), "{minutes}");
     // Even the right password is refused while locked.
-    let (status, body) = env.login(&email, PASSWORD).await;
+    let (status, body) = login(env, &email, PASSWORD).await;
     assert_eq!(status, StatusCode::LOCKED);
     assert_eq!(code(&body), "ACCOUNT_LOCKED");
 }
 
-async fn refresh_rotates_and_reuse_revokes_the_family(env: &Env) {
+async fn refresh_rotates_and_reuse_revokes_the_family(env: &TestEnv) {
     let registered = env.register(&unique_email("refresh")).await;
     let first = token(&registered, "refresh_token");
     let (status, rotated) = env
@@ -332,6 +218,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family(env: &Env) {
             "GET",
             "/v1/me",
             Some(&token(&rotated, "access_token")),
+            None,
             None,
         )
         .await;
@@ -360,10 +247,10 @@ async fn refresh_rotates_and_reuse_revokes_the_family(env: &Env) {
     assert_eq!(code(&body), "INVALID_REFRESH_TOKEN");
 }
 
-async fn logout_revokes_every_refresh_token(env: &Env) {
+async fn logout_revokes_every_refresh_token(env: &TestEnv) {
     let email = unique_email("logout");
     let registered = env.register(&email).await;
-    let (_, other_session) = env.login(&email, PASSWORD).await;
+    let (_, other_session) = login(env, &email, PASSWORD).await;
     let (status, _) = env
         .post(
             "/v1/auth/logout",
@@ -385,7 +272,7 @@ async fn logout_revokes_every_refresh_token(env: &Env) {
     }
 }
 
-async fn change_password_keeps_the_accounts(env: &Env) {
+async fn change_password_keeps_the_accounts(env: &TestEnv) {
     let email = unique_email("change");
     let registered = env.register(&email).await;
     let access = token(&registered, "access_token");
@@ -423,10 +310,10 @@ async fn change_password_keeps_the_accounts(env: &Env) {
             .contains("other addresses")
     );
     assert_eq!(
-        env.login(&email, PASSWORD).await.0,
+        login(env, &email, PASSWORD).await.0,
         StatusCode::UNAUTHORIZED
     );
-    let (status, signed_in) = env.login(&email, NEW_PASSWORD).await;
+    let (status, signed_in) = login(env, &email, NEW_PASSWORD).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(
         signed_in["algorand_address"],
@@ -443,7 +330,7 @@ async fn change_password_keeps_the_accounts(env: &Env) {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
-async fn key_export_gives_the_keys_of_the_addresses(env: &Env) {
+async fn key_export_gives_the_keys_of_the_addresses(env: &TestEnv) {
     let registered = env.register(&unique_email("export")).await;
     let access = token(&registered, "access_token");
     let (status, body) = env
@@ -494,7 +381,8 @@ async fn key_export_gives_the_keys_of_the_addresses(env: &Env) {
             "POST",
             "/v1/me/key-export",
             Some(&access),
-            Some(json!({ "password": PASSWORD })),
+            Some(&json!({ "password": PASSWORD })),
+            None,
         )
         .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
@@ -522,8 +410,8 @@ async fn key_export_gives_the_keys_of_the_addresses(env: &Env) {
     );
 }
 
-async fn routes_that_need_a_user_refuse_without_a_valid_token(env: &Env) {
-    let (status, headers, body) = env.call("GET", "/v1/me", None, None).await;
+async fn routes_that_need_a_user_refuse_without_a_valid_token(env: &TestEnv) {
+    let (status, headers, body) = env.call("GET", "/v1/me", None, None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(code(&body), "UNAUTHORIZED");
     assert_eq!(headers["www-authenticate"], "Bearer");
@@ -531,20 +419,21 @@ async fn routes_that_need_a_user_refuse_without_a_valid_token(env: &Env) {
     let mut forged = token(&registered, "access_token");
     forged.pop();
     forged.push('A');
-    let (status, _, _) = env.call("GET", "/v1/me", Some(&forged), None).await;
+    let (status, _, _) = env.call("GET", "/v1/me", Some(&forged), None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _, _) = env
         .call(
             "POST",
             "/v1/me/key-export",
             Some("not-a-jwt"),
-            Some(json!({ "password": PASSWORD })),
+            Some(&json!({ "password": PASSWORD })),
+            None,
         )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
-async fn the_seed_opens_only_under_its_own_users_context(env: &Env) {
+async fn the_seed_opens_only_under_its_own_users_context(env: &TestEnv) {
     let first = env.register(&unique_email("ctx")).await;
     let second = env.register(&unique_email("ctx")).await;
     let app = env.backstage().await;
@@ -572,27 +461,6 @@ async fn the_seed_opens_only_under_its_own_users_context(env: &Env) {
             "{refused:?}"
         );
     }
-}
-
-macro_rules! on_both_families {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(&super::Env::embedded().await).await;
-                }
-            )*
-        }
-        mod aws {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(&super::Env::aws().await).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_families!(
@@ -639,7 +507,7 @@ async fn aws_kms_outage_during_registration_writes_nothing() {
     services.key_vault = Arc::new(KmsKeyVault::new(kms, resources.kms_key_id.clone()));
     let records = services.records.clone();
     let app = App::new(services);
-    let env = Env {
+    let env = TestEnv {
         server: TestServer::serve_app(app).await.unwrap(),
         client: reqwest::Client::new(),
         family: Family::Aws(resources),
@@ -666,7 +534,7 @@ async fn aws_kms_outage_during_registration_writes_nothing() {
         .unwrap();
     assert!(index.is_none(), "a user row was written: {index:?}");
     assert_eq!(
-        env.login(&email, PASSWORD).await.0,
+        login(&env, &email, PASSWORD).await.0,
         StatusCode::UNAUTHORIZED
     );
 

@@ -4,138 +4,48 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use walletless::app::App;
 use walletless::compliance::report;
-use walletless_tests::aws::{aws_env, provision_all};
-use walletless_tests::server::TestServer;
+use walletless_tests::family::TestEnv;
+use walletless_tests::on_both_families;
 
-const PASSWORD: &str = "lunar cactus violin 42 drizzle";
 const ALGO: &str = "5AHWQJ5D52K4GRW4JWQ5GMR53F7PDSJEGT4PXVFSBQYE7VXDVG3WSPWSBM";
 const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
-struct Env {
-    server: TestServer,
-    dir: Option<tempfile::TempDir>,
-    resources: Option<walletless::config::AwsResources>,
-    client: reqwest::Client,
+/// A new user's access token and id.
+async fn user(env: &TestEnv) -> (String, String) {
+    let body = env.new_user().await;
+    (
+        body["access_token"].as_str().unwrap().to_string(),
+        body["user_id"].as_str().unwrap().to_string(),
+    )
 }
 
-impl Env {
-    async fn embedded() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let server = TestServer::embedded(dir.path()).await.unwrap();
-        Self {
-            server,
-            dir: Some(dir),
-            resources: None,
-            client: reqwest::Client::new(),
-        }
-    }
+async fn call(
+    env: &TestEnv,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&Value>,
+    if_match: Option<&str>,
+) -> (StatusCode, Value) {
+    let (status, _, body) = env.call(method, path, Some(token), body, if_match).await;
+    (status, body)
+}
 
-    async fn aws() -> Self {
-        let resources = provision_all().await;
-        let env = aws_env(&resources);
-        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let server = TestServer::start(&pairs).await.unwrap();
-        Self {
-            server,
-            dir: None,
-            resources: Some(resources),
-            client: reqwest::Client::new(),
-        }
-    }
+/// Save a draft that must be valid; its id.
+async fn save_draft(env: &TestEnv, token: &str, draft: &Value) -> String {
+    let (status, saved) = call(env, "POST", "/v1/drafts", token, Some(draft), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{saved}");
+    assert_eq!(saved["validation"]["valid"], true, "{saved}");
+    saved["id"].as_str().unwrap().to_string()
+}
 
-    /// A second app over the same stores, to call the gate as the pipeline will.
-    async fn backstage(&self) -> App {
-        let vars: Vec<(String, String)> = match (&self.dir, &self.resources) {
-            (Some(dir), _) => vec![(
-                "WALLETLESS_DATA_DIR".into(),
-                dir.path().display().to_string(),
-            )],
-            (None, Some(resources)) => aws_env(resources)
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-            (None, None) => unreachable!(),
-        };
-        let config = walletless::config::Config::from_vars(&vars.into_iter().collect()).unwrap();
-        match &config.backend {
-            walletless::config::Backend::Embedded { data_dir, .. } => {
-                App::open_embedded(data_dir, "http://127.0.0.1:1".parse().unwrap(), &config)
-                    .await
-                    .unwrap()
-                    .app
-            }
-            walletless::config::Backend::Aws(resources) => {
-                App::connect_aws(resources, &config).await.unwrap()
-            }
-        }
-    }
-
-    async fn user(&self) -> (String, String) {
-        let email = format!(
-            "issuer.{}@example.com",
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
-        let response = self
-            .client
-            .post(self.server.url("/v1/auth/register"))
-            .json(&json!({ "email": email, "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap();
-        let body: Value = response.json().await.unwrap();
-        (
-            body["access_token"].as_str().unwrap().to_string(),
-            body["user_id"].as_str().unwrap().to_string(),
-        )
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: &str,
-        body: Option<&Value>,
-        if_match: Option<&str>,
-    ) -> (StatusCode, Value) {
-        let mut request = self
-            .client
-            .request(method.parse().unwrap(), self.server.url(path))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        if let Some(version) = if_match {
-            request = request.header("if-match", version);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn draft(&self, token: &str, draft: &Value) -> String {
-        let (status, saved) = self
-            .call("POST", "/v1/drafts", token, Some(draft), None)
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{saved}");
-        assert_eq!(saved["validation"]["valid"], true, "{saved}");
-        saved["id"].as_str().unwrap().to_string()
-    }
-
-    async fn run(&self, token: &str, draft_id: &str) -> Value {
-        let (status, report) = self
-            .call(
-                "POST",
-                &format!("/v1/drafts/{draft_id}/compliance"),
-                token,
-                None,
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{report}");
-        report
-    }
+/// Run the compliance checks; the report.
+async fn run_checks(env: &TestEnv, token: &str, draft_id: &str) -> Value {
+    let path = format!("/v1/drafts/{draft_id}/compliance");
+    let (status, report) = call(env, "POST", &path, token, None, None).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    report
 }
 
 fn status_of<'a>(report: &'a Value, rule_id: &str) -> &'a str {
@@ -422,8 +332,8 @@ fn rule_table() -> Vec<(Value, &'static str, &'static str)> {
     ]
 }
 
-async fn each_rule_gives_its_expected_status(env: &Env) {
-    let (token, _) = env.user().await;
+async fn each_rule_gives_its_expected_status(env: &TestEnv) {
+    let (token, _) = user(env).await;
     let table = rule_table();
     // Every rule of the ruleset has a row.
     let response = env
@@ -447,8 +357,8 @@ async fn each_rule_gives_its_expected_status(env: &Env) {
             .contains("not legal advice")
     );
     for (draft, rule, expected) in table {
-        let draft_id = env.draft(&token, &draft).await;
-        let report = env.run(&token, &draft_id).await;
+        let draft_id = save_draft(env, &token, &draft).await;
+        let report = run_checks(env, &token, &draft_id).await;
         assert_eq!(
             status_of(&report, rule),
             expected,
@@ -458,26 +368,26 @@ async fn each_rule_gives_its_expected_status(env: &Env) {
     }
 }
 
-async fn an_unregulated_token_passes_with_not_applicable_results(env: &Env) {
-    let (token, _) = env.user().await;
+async fn an_unregulated_token_passes_with_not_applicable_results(env: &TestEnv) {
+    let (token, _) = user(env).await;
     for compliance in [Value::Null, json!({ "classification": "unregulated" })] {
         let mut draft = token_draft();
         draft["compliance"] = compliance;
-        let draft_id = env.draft(&token, &draft).await;
-        let report = env.run(&token, &draft_id).await;
+        let draft_id = save_draft(env, &token, &draft).await;
+        let report = run_checks(env, &token, &draft_id).await;
         for result in report["results"].as_array().unwrap() {
             assert_eq!(result["status"], "not_applicable", "{result}");
         }
         assert_eq!(report["summary"]["blocking_failures"], 0);
-        let (_, latest) = env
-            .call(
-                "GET",
-                &format!("/v1/drafts/{draft_id}/compliance"),
-                &token,
-                None,
-                None,
-            )
-            .await;
+        let (_, latest) = call(
+            env,
+            "GET",
+            &format!("/v1/drafts/{draft_id}/compliance"),
+            &token,
+            None,
+            None,
+        )
+        .await;
         assert_eq!(latest["gate"]["open"], true, "{latest}");
     }
 }
@@ -487,12 +397,12 @@ fn token_draft() -> Value {
         "params": { "name": "Plain", "symbol": "PLN", "total_supply": "1000" } })
 }
 
-async fn reports_are_checksummed_and_go_stale_when_the_draft_changes(env: &Env) {
-    let (token, user_id) = env.user().await;
+async fn reports_are_checksummed_and_go_stale_when_the_draft_changes(env: &TestEnv) {
+    let (token, user_id) = user(env).await;
     let draft = security_token("algorand-mainnet", complete_security());
-    let draft_id = env.draft(&token, &draft).await;
+    let draft_id = save_draft(env, &token, &draft).await;
     let path = format!("/v1/drafts/{draft_id}/compliance");
-    let (status, body) = env.call("GET", &path, &token, None, None).await;
+    let (status, body) = call(env, "GET", &path, &token, None, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "COMPLIANCE_REPORT_NOT_FOUND");
     let app = env.backstage().await;
@@ -501,8 +411,8 @@ async fn reports_are_checksummed_and_go_stale_when_the_draft_changes(env: &Env) 
         "no report: closed"
     );
 
-    let first = env.run(&token, &draft_id).await;
-    let second = env.run(&token, &draft_id).await;
+    let first = run_checks(env, &token, &draft_id).await;
+    let second = run_checks(env, &token, &draft_id).await;
     assert_ne!(first["report_id"], second["report_id"]);
     assert_eq!(
         first["checksum"], second["checksum"],
@@ -510,7 +420,7 @@ async fn reports_are_checksummed_and_go_stale_when_the_draft_changes(env: &Env) 
     );
     assert_eq!(first["draft_version"], 1);
     assert_eq!(first["ruleset_version"], second["ruleset_version"]);
-    let (_, latest) = env.call("GET", &path, &token, None, None).await;
+    let (_, latest) = call(env, "GET", &path, &token, None, None).await;
     assert_eq!(latest["report"]["report_id"], second["report_id"]);
     assert_eq!(latest["stale"], false);
     assert_eq!(latest["gate"]["open"], true, "{latest}");
@@ -519,17 +429,17 @@ async fn reports_are_checksummed_and_go_stale_when_the_draft_changes(env: &Env) 
     // Editing the draft makes the report stale: the gate closes until the checks run again.
     let mut edited = draft.clone();
     edited["compliance"]["investor_rules"]["kyc_required"] = json!(false);
-    let (status, _) = env
-        .call(
-            "PUT",
-            &format!("/v1/drafts/{draft_id}"),
-            &token,
-            Some(&edited),
-            Some("\"1\""),
-        )
-        .await;
+    let (status, _) = call(
+        env,
+        "PUT",
+        &format!("/v1/drafts/{draft_id}"),
+        &token,
+        Some(&edited),
+        Some("\"1\""),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
-    let (_, latest) = env.call("GET", &path, &token, None, None).await;
+    let (_, latest) = call(env, "GET", &path, &token, None, None).await;
     assert_eq!(latest["stale"], true);
     assert_eq!(latest["gate"]["open"], false);
     let refusal = report::gate(&app, &user_id, &draft_id)
@@ -542,7 +452,7 @@ async fn reports_are_checksummed_and_go_stale_when_the_draft_changes(env: &Env) 
     );
 
     // The new report reflects the change: a different checksum and a blocking failure.
-    let third = env.run(&token, &draft_id).await;
+    let third = run_checks(env, &token, &draft_id).await;
     assert_ne!(third["checksum"], first["checksum"]);
     assert_eq!(status_of(&third, "accredited-needs-kyc"), "fail");
     let refusal = report::gate(&app, &user_id, &draft_id)
@@ -552,14 +462,20 @@ async fn reports_are_checksummed_and_go_stale_when_the_draft_changes(env: &Env) 
     assert!(refusal.contains("accredited-needs-kyc"), "{refusal}");
 }
 
-async fn invalid_drafts_and_profiles_are_refused(env: &Env) {
-    let (token, _) = env.user().await;
+async fn invalid_drafts_and_profiles_are_refused(env: &TestEnv) {
+    let (token, _) = user(env).await;
     let mut draft = security_token("algorand-mainnet", complete_security());
     draft["compliance"]["issuer"]["lei"] = json!("506700GE1H29325QX363");
     draft["compliance"]["jurisdictions"] = json!(["XX"]);
-    let (_, report) = env
-        .call("POST", "/v1/drafts/validate", &token, Some(&draft), None)
-        .await;
+    let (_, report) = call(
+        env,
+        "POST",
+        "/v1/drafts/validate",
+        &token,
+        Some(&draft),
+        None,
+    )
+    .await;
     let paths: Vec<&str> = report["errors"]
         .as_array()
         .unwrap()
@@ -574,41 +490,18 @@ async fn invalid_drafts_and_profiles_are_refused(env: &Env) {
         "{report}"
     );
     // An invalid draft is saved, but its compliance cannot be checked.
-    let (_, saved) = env
-        .call("POST", "/v1/drafts", &token, Some(&draft), None)
-        .await;
-    let (status, body) = env
-        .call(
-            "POST",
-            &format!("/v1/drafts/{}/compliance", saved["id"].as_str().unwrap()),
-            &token,
-            None,
-            None,
-        )
-        .await;
+    let (_, saved) = call(env, "POST", "/v1/drafts", &token, Some(&draft), None).await;
+    let (status, body) = call(
+        env,
+        "POST",
+        &format!("/v1/drafts/{}/compliance", saved["id"].as_str().unwrap()),
+        &token,
+        None,
+        None,
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error"]["code"], "DRAFT_INVALID");
-}
-
-macro_rules! on_both_families {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(&super::Env::embedded().await).await;
-                }
-            )*
-        }
-        mod aws {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(&super::Env::aws().await).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_families!(

@@ -4,100 +4,30 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use walletless_tests::aws::{aws_env, provision_all};
-use walletless_tests::server::TestServer;
+use walletless_tests::family::TestEnv;
+use walletless_tests::on_both_families;
 
-const PASSWORD: &str = "lunar cactus violin 42 drizzle";
 const ALGO: &str = "5AHWQJ5D52K4GRW4JWQ5GMR53F7PDSJEGT4PXVFSBQYE7VXDVG3WSPWSBM";
 const OTHER_ALGO: &str = "GIMN3RFDRRWFD7KIFSVRMXC4JXYD5ZXKT7KSN57OG4RAZPPC3L3YDM46NQ";
 const EVM: &str = "0x0b6CEF2E7844F27019Fce92205F5FedF684c6926";
 
-struct Env {
-    server: TestServer,
-    _dir: Option<tempfile::TempDir>,
-    client: reqwest::Client,
+async fn user(env: &TestEnv) -> (String, Value) {
+    let body = env.new_user().await;
+    (body["access_token"].as_str().unwrap().to_string(), body)
 }
 
-impl Env {
-    async fn embedded() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let server = TestServer::embedded(dir.path()).await.unwrap();
-        Self {
-            server,
-            _dir: Some(dir),
-            client: reqwest::Client::new(),
-        }
-    }
-
-    async fn aws() -> Self {
-        let mut env = aws_env(&provision_all().await);
-        // This server hosts its own ARC-3 metadata, as a deployment with a custom domain would.
-        env.push((
-            walletless::config::vars::METADATA_BASE_URL,
-            "{server}/v1/metadata/".into(),
-        ));
-        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let server = TestServer::start(&pairs).await.unwrap();
-        Self {
-            server,
-            _dir: None,
-            client: reqwest::Client::new(),
-        }
-    }
-
-    /// A new user's access token and addresses.
-    async fn user(&self) -> (String, Value) {
-        let email = format!(
-            "drafter.{}@example.com",
-            ulid::Ulid::new().to_string().to_lowercase()
-        );
-        let response = self
-            .client
-            .post(self.server.url("/v1/auth/register"))
-            .json(&json!({ "email": email, "password": PASSWORD }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let body: Value = response.json().await.unwrap();
-        (body["access_token"].as_str().unwrap().to_string(), body)
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: &str,
-        body: Option<&Value>,
-        if_match: Option<&str>,
-    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let mut request = self
-            .client
-            .request(method.parse().unwrap(), self.server.url(path))
-            .bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        if let Some(version) = if_match {
-            request = request.header("if-match", version);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        (
-            status,
-            headers,
-            response.json().await.unwrap_or(Value::Null),
+async fn validate(env: &TestEnv, token: &str, draft: &Value) -> Value {
+    let (status, _, body) = env
+        .call(
+            "POST",
+            "/v1/drafts/validate",
+            Some(token),
+            Some(draft),
+            None,
         )
-    }
-
-    async fn validate(&self, token: &str, draft: &Value) -> Value {
-        let (status, _, body) = self
-            .call("POST", "/v1/drafts/validate", token, Some(draft), None)
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body
-    }
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
 }
 
 fn arc3_metadata() -> Value {
@@ -152,30 +82,30 @@ fn valid_drafts() -> Vec<Value> {
     ]
 }
 
-async fn every_standard_can_be_drafted_valid(env: &Env) {
-    let (token, user) = env.user().await;
+async fn every_standard_can_be_drafted_valid(env: &TestEnv) {
+    let (token, user) = user(env).await;
     let drafts = valid_drafts();
     assert_eq!(drafts.len(), 11);
     for draft in drafts {
-        let report = env.validate(&token, &draft).await;
+        let report = validate(env, &token, &draft).await;
         assert_eq!(report["valid"], true, "{}: {report}", draft["standard"]);
         assert_eq!(report["errors"], json!([]));
         // Stored, it keeps its validation result.
         let (status, headers, saved) = env
-            .call("POST", "/v1/drafts", &token, Some(&draft), None)
+            .call("POST", "/v1/drafts", Some(&token), Some(&draft), None)
             .await;
         assert_eq!(status, StatusCode::CREATED, "{saved}");
         assert_eq!(saved["validation"]["valid"], true);
         assert_eq!(headers["etag"], "\"1\"");
     }
     // Defaults fall back to the user's own accounts.
-    let report = env
-        .validate(
-            &token,
-            &json!({ "standard": "erc20-preminted", "network": "base-sepolia",
+    let report = validate(
+        env,
+        &token,
+        &json!({ "standard": "erc20-preminted", "network": "base-sepolia",
             "params": { "name": "X", "symbol": "X", "total_supply": "1" } }),
-        )
-        .await;
+    )
+    .await;
     assert_eq!(report["resolved"]["receiver"], user["evm_address"]);
     assert_eq!(
         report["resolved"]["total_supply_base_units"],
@@ -360,15 +290,15 @@ fn invalid_cases() -> Vec<(usize, Value, Expected)> {
     ]
 }
 
-async fn invalid_inputs_get_exactly_their_codes_and_paths(env: &Env) {
-    let (token, _) = env.user().await;
+async fn invalid_inputs_get_exactly_their_codes_and_paths(env: &TestEnv) {
+    let (token, _) = user(env).await;
     let drafts = valid_drafts();
     for (index, change, expected) in invalid_cases() {
         let mut draft = drafts[index].clone();
         for (key, value) in change.as_object().unwrap() {
             draft["params"][key] = value.clone();
         }
-        let report = env.validate(&token, &draft).await;
+        let report = validate(env, &token, &draft).await;
         let found: Vec<(String, String)> = report["errors"]
             .as_array()
             .unwrap()
@@ -392,15 +322,15 @@ async fn invalid_inputs_get_exactly_their_codes_and_paths(env: &Env) {
     // Draft-level problems.
     let mut wrong_network = drafts[2].clone();
     wrong_network["network"] = json!("base-mainnet");
-    let report = env.validate(&token, &wrong_network).await;
+    let report = validate(env, &token, &wrong_network).await;
     assert_eq!(report["errors"][0]["path"], "$.network");
     assert_eq!(report["errors"][0]["code"], "network_family_mismatch");
-    let report = env
-        .validate(
-            &token,
-            &json!({ "standard": "erc-1155", "network": "nowhere", "params": {} }),
-        )
-        .await;
+    let report = validate(
+        env,
+        &token,
+        &json!({ "standard": "erc-1155", "network": "nowhere", "params": {} }),
+    )
+    .await;
     let codes: Vec<&str> = report["errors"]
         .as_array()
         .unwrap()
@@ -410,29 +340,29 @@ async fn invalid_inputs_get_exactly_their_codes_and_paths(env: &Env) {
     assert_eq!(codes, ["unknown_standard", "unknown_network"]);
 }
 
-async fn risky_choices_get_warnings(env: &Env) {
-    let (token, _) = env.user().await;
+async fn risky_choices_get_warnings(env: &TestEnv) {
+    let (token, _) = user(env).await;
     let mut mintable = valid_drafts()[0].clone();
     mintable["params"].as_object_mut().unwrap().remove("cap");
-    let report = env.validate(&token, &mintable).await;
+    let report = validate(env, &token, &mintable).await;
     assert_eq!(report["valid"], true);
     assert_eq!(report["warnings"][0]["code"], "no_cap");
     assert_eq!(report["warnings"][0]["severity"], "warning");
     let mut asa = valid_drafts()[2].clone();
     asa["params"].as_object_mut().unwrap().remove("freeze");
     asa["params"].as_object_mut().unwrap().remove("clawback");
-    let report = env.validate(&token, &asa).await;
+    let report = validate(env, &token, &asa).await;
     assert_eq!(report["valid"], true);
     assert_eq!(report["warnings"][0]["code"], "uncontrollable_asa");
 }
 
-async fn drafts_are_stored_with_optimistic_concurrency(env: &Env) {
-    let (token, _) = env.user().await;
+async fn drafts_are_stored_with_optimistic_concurrency(env: &TestEnv) {
+    let (token, _) = user(env).await;
     let mut draft = valid_drafts()[2].clone();
     draft["params"]["total"] = json!("1.001");
     // Saved while invalid, with its validation result.
     let (status, _, saved) = env
-        .call("POST", "/v1/drafts", &token, Some(&draft), None)
+        .call("POST", "/v1/drafts", Some(&token), Some(&draft), None)
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(saved["validation"]["valid"], false);
@@ -440,11 +370,13 @@ async fn drafts_are_stored_with_optimistic_concurrency(env: &Env) {
     let path = format!("/v1/drafts/{id}");
 
     draft["params"]["total"] = json!("1.5");
-    let (status, _, body) = env.call("PUT", &path, &token, Some(&draft), None).await;
+    let (status, _, body) = env
+        .call("PUT", &path, Some(&token), Some(&draft), None)
+        .await;
     assert_eq!(status, StatusCode::PRECONDITION_REQUIRED);
     assert_eq!(body["error"]["code"], "VERSION_REQUIRED");
     let (status, headers, updated) = env
-        .call("PUT", &path, &token, Some(&draft), Some("\"1\""))
+        .call("PUT", &path, Some(&token), Some(&draft), Some("\"1\""))
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["version"], 2);
@@ -452,33 +384,37 @@ async fn drafts_are_stored_with_optimistic_concurrency(env: &Env) {
     assert_eq!(updated["validation"]["valid"], true);
     // A writer still holding version 1 is refused and told the current version.
     let (status, _, body) = env
-        .call("PUT", &path, &token, Some(&draft), Some("\"1\""))
+        .call("PUT", &path, Some(&token), Some(&draft), Some("\"1\""))
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], "DRAFT_VERSION_CONFLICT");
     assert_eq!(body["error"]["details"]["current_version"], 2);
 
-    let (status, _, fetched) = env.call("GET", &path, &token, None, None).await;
+    let (status, _, fetched) = env.call("GET", &path, Some(&token), None, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(fetched["draft"]["params"]["total"], "1.5");
-    let (status, _, _) = env.call("DELETE", &path, &token, None, Some("\"1\"")).await;
+    let (status, _, _) = env
+        .call("DELETE", &path, Some(&token), None, Some("\"1\""))
+        .await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _, _) = env.call("DELETE", &path, &token, None, Some("\"2\"")).await;
+    let (status, _, _) = env
+        .call("DELETE", &path, Some(&token), None, Some("\"2\""))
+        .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _, body) = env.call("GET", &path, &token, None, None).await;
+    let (status, _, body) = env.call("GET", &path, Some(&token), None, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "DRAFT_NOT_FOUND");
 }
 
-async fn drafts_page_newest_first_and_stay_private(env: &Env) {
-    let (token, _) = env.user().await;
-    let (other, _) = env.user().await;
+async fn drafts_page_newest_first_and_stay_private(env: &TestEnv) {
+    let (token, _) = user(env).await;
+    let (other, _) = user(env).await;
     let mut ids = Vec::new();
     for n in 0..5 {
         let mut draft = valid_drafts()[2].clone();
         draft["params"]["asset_name"] = json!(format!("Draft {n}"));
         let (_, _, saved) = env
-            .call("POST", "/v1/drafts", &token, Some(&draft), None)
+            .call("POST", "/v1/drafts", Some(&token), Some(&draft), None)
             .await;
         ids.push(saved["id"].as_str().unwrap().to_string());
     }
@@ -489,7 +425,7 @@ async fn drafts_page_newest_first_and_stay_private(env: &Env) {
             Some(c) => format!("/v1/drafts?limit=2&cursor={c}"),
             None => "/v1/drafts?limit=2".to_string(),
         };
-        let (status, _, page) = env.call("GET", &path, &token, None, None).await;
+        let (status, _, page) = env.call("GET", &path, Some(&token), None, None).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         for draft in page["drafts"].as_array().unwrap() {
             seen.push(draft["id"].as_str().unwrap().to_string());
@@ -502,34 +438,38 @@ async fn drafts_page_newest_first_and_stay_private(env: &Env) {
     ids.reverse();
     assert_eq!(seen, ids);
     // Another user sees none of them, and each id is a 404 for them.
-    let (_, _, page) = env.call("GET", "/v1/drafts", &other, None, None).await;
+    let (_, _, page) = env
+        .call("GET", "/v1/drafts", Some(&other), None, None)
+        .await;
     assert_eq!(page["drafts"], json!([]));
     let path = format!("/v1/drafts/{}", ids[0]);
     for method in ["GET", "DELETE"] {
-        let (status, _, _) = env.call(method, &path, &other, None, Some("\"1\"")).await;
+        let (status, _, _) = env
+            .call(method, &path, Some(&other), None, Some("\"1\""))
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method}");
     }
     let (status, _, _) = env
         .call(
             "PUT",
             &path,
-            &other,
+            Some(&other),
             Some(&valid_drafts()[2]),
             Some("\"1\""),
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _, _) = env
-        .call("GET", "/v1/drafts/not-a-draft-id", &token, None, None)
+        .call("GET", "/v1/drafts/not-a-draft-id", Some(&token), None, None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _, body) = env
-        .call("GET", "/v1/drafts?limit=0", &token, None, None)
+        .call("GET", "/v1/drafts?limit=0", Some(&token), None, None)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
 
-async fn the_catalogue_lists_every_standard_with_its_networks(env: &Env) {
+async fn the_catalogue_lists_every_standard_with_its_networks(env: &TestEnv) {
     let response = env
         .client
         .get(env.server.url("/v1/standards"))
@@ -577,13 +517,13 @@ async fn the_catalogue_lists_every_standard_with_its_networks(env: &Env) {
     assert_eq!(erc20["rules"][0]["id"], "cap_at_least_initial_supply");
 }
 
-async fn arc3_metadata_is_stored_and_served_byte_for_byte(env: &Env) {
+async fn arc3_metadata_is_stored_and_served_byte_for_byte(env: &TestEnv) {
     use base64::Engine;
     use sha2::Digest;
-    let (token, _) = env.user().await;
+    let (token, _) = user(env).await;
     let draft = valid_drafts()[6].clone(); // arc3-nft, no URL given
     let (status, _, saved) = env
-        .call("POST", "/v1/drafts", &token, Some(&draft), None)
+        .call("POST", "/v1/drafts", Some(&token), Some(&draft), None)
         .await;
     assert_eq!(status, StatusCode::CREATED, "{saved}");
     let resolved = &saved["validation"]["resolved"];
@@ -632,29 +572,8 @@ async fn arc3_metadata_is_stored_and_served_byte_for_byte(env: &Env) {
     let mut wrong = draft.clone();
     wrong["params"]["metadata_hash"] =
         json!(base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
-    let report = env.validate(&token, &wrong).await;
+    let report = validate(env, &token, &wrong).await;
     assert_eq!(report["errors"][0]["code"], "metadata_hash_mismatch");
-}
-
-macro_rules! on_both_families {
-    ($($case:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(&super::Env::embedded().await).await;
-                }
-            )*
-        }
-        mod aws {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(&super::Env::aws().await).await;
-                }
-            )*
-        }
-    };
 }
 
 on_both_families!(

@@ -18,3 +18,5 @@ pub mod networks;
 pub mod ports;
 pub mod steps;
 pub mod telemetry;
+#[cfg(test)]
+mod testing;

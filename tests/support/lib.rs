@@ -3,5 +3,6 @@
 
 pub mod aws;
 pub mod contract;
+pub mod family;
 pub mod fault_proxy;
 pub mod server;

@@ -1076,16 +1076,8 @@ mod tests {
     }
 
     fn arbitrary_json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            any::<f64>().prop_map(|n| json!(n)),
-            (0u32..3).prop_map(|n| json!(n)),
-            ".{0,40}".prop_map(Value::String),
-            "[A-Z]{2}".prop_map(Value::String),
-            "[0-9A-Z]{20}".prop_map(Value::String),
-            prop::sample::select(vec![
+        crate::testing::arbitrary_json(
+            vec![
                 "EU",
                 "DE",
                 "US",
@@ -1103,43 +1095,31 @@ mod tests {
                 "prospectus",
                 "other",
                 "MiCA",
-            ])
-            .prop_map(|s| Value::String(s.to_string())),
-        ];
-        leaf.prop_recursive(4, 64, 8, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::btree_map(
-                    prop::sample::select(vec![
-                        "issuer",
-                        "legal_name",
-                        "country",
-                        "lei",
-                        "jurisdictions",
-                        "classification",
-                        "investor_rules",
-                        "kyc_required",
-                        "accredited_only",
-                        "max_holders",
-                        "allowed_countries",
-                        "blocked_countries",
-                        "transfer_rules",
-                        "whitelist_only",
-                        "lockup_until",
-                        "disclosures",
-                        "kind",
-                        "url",
-                        "sha256",
-                        "regulatory_framework",
-                        "x",
-                    ])
-                    .prop_map(str::to_string),
-                    inner,
-                    0..8
-                )
-                .prop_map(|map| Value::Object(map.into_iter().collect())),
-            ]
-        })
+            ],
+            vec![
+                "issuer",
+                "legal_name",
+                "country",
+                "lei",
+                "jurisdictions",
+                "classification",
+                "investor_rules",
+                "kyc_required",
+                "accredited_only",
+                "max_holders",
+                "allowed_countries",
+                "blocked_countries",
+                "transfer_rules",
+                "whitelist_only",
+                "lockup_until",
+                "disclosures",
+                "kind",
+                "url",
+                "sha256",
+                "regulatory_framework",
+                "x",
+            ],
+        )
     }
 
     proptest! {

@@ -234,83 +234,58 @@ const ALGORAND_RECEIVER: Field = field(
     "Who receives the initial supply; defaults to your Algorand account",
 );
 
+/// The fields every supply token (ERC-20, ARC-200, security token) starts with: name, symbol
+/// and decimals with the family's limits, then the supply fields given.
+macro_rules! token_fields {
+    ($name_bytes:expr, $symbol_bytes:expr, $max_decimals:expr, $default_decimals:expr; $($supply:expr),* $(,)?) => {
+        &[
+            text("name", $name_bytes, Presence::Required, "Token name (UTF-8 bytes, see max_bytes)"),
+            text("symbol", $symbol_bytes, Presence::Required, "Symbol (UTF-8 bytes, see max_bytes)"),
+            field(
+                "decimals",
+                Kind::Decimals { min: 0, max: $max_decimals },
+                Presence::Default(DefaultValue::Number($default_decimals)),
+                "Decimals (see min and max)",
+            ),
+            $($supply,)*
+        ]
+    };
+}
+
+const INITIAL_SUPPLY: Field = field(
+    "initial_supply",
+    Kind::Amount { width: Width::U256 },
+    Presence::Required,
+    "Minted at deployment, in whole tokens",
+);
+
+const CAP: Field = field(
+    "cap",
+    Kind::Amount { width: Width::U256 },
+    Presence::Optional,
+    "Maximum supply, in whole tokens; at least the initial supply",
+);
+
+const TOTAL_SUPPLY: Field = field(
+    "total_supply",
+    Kind::Amount { width: Width::U256 },
+    Presence::Required,
+    "The whole supply, in whole tokens",
+);
+
 pub static STANDARDS: &[Standard] = &[
     Standard {
         id: "erc20-mintable",
         title: "ERC-20, mintable with a cap",
         family: ChainFamily::Evm,
-        fields: &[
-            text(
-                "name",
-                ERC20_NAME_BYTES,
-                Presence::Required,
-                "Token name, at most 50 bytes",
-            ),
-            text(
-                "symbol",
-                ERC20_SYMBOL_BYTES,
-                Presence::Required,
-                "Symbol, at most 10 bytes",
-            ),
-            field(
-                "decimals",
-                Kind::Decimals {
-                    min: 0,
-                    max: ERC20_MAX_DECIMALS,
-                },
-                Presence::Default(DefaultValue::Number(18)),
-                "Decimals, 0 to 18",
-            ),
-            field(
-                "initial_supply",
-                Kind::Amount { width: Width::U256 },
-                Presence::Required,
-                "Minted at deployment, in whole tokens",
-            ),
-            field(
-                "cap",
-                Kind::Amount { width: Width::U256 },
-                Presence::Optional,
-                "Maximum supply, in whole tokens; at least the initial supply",
-            ),
-            EVM_RECEIVER,
-        ],
+        fields: token_fields!(ERC20_NAME_BYTES, ERC20_SYMBOL_BYTES, ERC20_MAX_DECIMALS, 18; INITIAL_SUPPLY, CAP, EVM_RECEIVER),
         rules: &[Rule::CapAtLeastInitialSupply],
     },
     Standard {
         id: "erc20-preminted",
         title: "ERC-20, fixed supply minted at deployment",
         family: ChainFamily::Evm,
-        fields: &[
-            text(
-                "name",
-                ERC20_NAME_BYTES,
-                Presence::Required,
-                "Token name, at most 50 bytes",
-            ),
-            text(
-                "symbol",
-                ERC20_SYMBOL_BYTES,
-                Presence::Required,
-                "Symbol, at most 10 bytes",
-            ),
-            field(
-                "decimals",
-                Kind::Decimals {
-                    min: 0,
-                    max: ERC20_MAX_DECIMALS,
-                },
-                Presence::Default(DefaultValue::Number(18)),
-                "Decimals, 0 to 18",
-            ),
-            field(
-                "total_supply",
-                Kind::Amount { width: Width::U256 },
-                Presence::Required,
-                "The whole supply, in whole tokens",
-            ),
-            EVM_RECEIVER,
-        ],
+        fields: token_fields!(ERC20_NAME_BYTES, ERC20_SYMBOL_BYTES, ERC20_MAX_DECIMALS, 18; TOTAL_SUPPLY, EVM_RECEIVER),
         rules: &[],
     },
     Standard {
@@ -359,118 +334,23 @@ pub static STANDARDS: &[Standard] = &[
         id: "arc200-mintable",
         title: "ARC-200 smart-contract token, mintable with a cap",
         family: ChainFamily::Algorand,
-        fields: &[
-            text(
-                "name",
-                ARC200_NAME_BYTES,
-                Presence::Required,
-                "Token name, at most 32 bytes",
-            ),
-            text(
-                "symbol",
-                ARC200_SYMBOL_BYTES,
-                Presence::Required,
-                "Symbol, at most 8 bytes",
-            ),
-            field(
-                "decimals",
-                Kind::Decimals {
-                    min: 0,
-                    max: ARC200_MAX_DECIMALS,
-                },
-                Presence::Default(DefaultValue::Number(6)),
-                "Decimals, 0 to 18",
-            ),
-            field(
-                "initial_supply",
-                Kind::Amount { width: Width::U256 },
-                Presence::Required,
-                "Minted at deployment, in whole tokens",
-            ),
-            field(
-                "cap",
-                Kind::Amount { width: Width::U256 },
-                Presence::Optional,
-                "Maximum supply, in whole tokens; at least the initial supply",
-            ),
-            ALGORAND_RECEIVER,
-        ],
+        fields: token_fields!(ARC200_NAME_BYTES, ARC200_SYMBOL_BYTES, ARC200_MAX_DECIMALS, 6; INITIAL_SUPPLY, CAP, ALGORAND_RECEIVER),
         rules: &[Rule::CapAtLeastInitialSupply],
     },
     Standard {
         id: "arc200-preminted",
         title: "ARC-200 smart-contract token, fixed supply",
         family: ChainFamily::Algorand,
-        fields: &[
-            text(
-                "name",
-                ARC200_NAME_BYTES,
-                Presence::Required,
-                "Token name, at most 32 bytes",
-            ),
-            text(
-                "symbol",
-                ARC200_SYMBOL_BYTES,
-                Presence::Required,
-                "Symbol, at most 8 bytes",
-            ),
-            field(
-                "decimals",
-                Kind::Decimals {
-                    min: 0,
-                    max: ARC200_MAX_DECIMALS,
-                },
-                Presence::Default(DefaultValue::Number(6)),
-                "Decimals, 0 to 18",
-            ),
-            field(
-                "total_supply",
-                Kind::Amount { width: Width::U256 },
-                Presence::Required,
-                "The whole supply, in whole tokens",
-            ),
-            ALGORAND_RECEIVER,
-        ],
+        fields: token_fields!(ARC200_NAME_BYTES, ARC200_SYMBOL_BYTES, ARC200_MAX_DECIMALS, 6; TOTAL_SUPPLY, ALGORAND_RECEIVER),
         rules: &[],
     },
     Standard {
         id: "security-token",
         title: "Security token (ARC-200 based, with transfer controls)",
         family: ChainFamily::Algorand,
-        fields: &[
-            text(
-                "name",
-                ARC200_NAME_BYTES,
-                Presence::Required,
-                "Token name, at most 32 bytes",
-            ),
-            text(
-                "symbol",
-                ARC200_SYMBOL_BYTES,
-                Presence::Required,
-                "Symbol, at most 8 bytes",
-            ),
-            field(
-                "decimals",
-                Kind::Decimals {
-                    min: 0,
-                    max: ARC200_MAX_DECIMALS,
-                },
-                Presence::Default(DefaultValue::Number(0)),
-                "Decimals, 0 to 18",
-            ),
-            field(
-                "initial_supply",
-                Kind::Amount { width: Width::U256 },
-                Presence::Required,
-                "Issued at deployment, in whole tokens",
-            ),
-            field(
-                "cap",
-                Kind::Amount { width: Width::U256 },
-                Presence::Optional,
-                "Maximum supply, in whole tokens; at least the initial supply",
-            ),
+        fields: token_fields!(ARC200_NAME_BYTES, ARC200_SYMBOL_BYTES, ARC200_MAX_DECIMALS, 0;
+            INITIAL_SUPPLY,
+            CAP,
             ALGORAND_RECEIVER,
             field(
                 "controller",
@@ -501,7 +381,7 @@ pub static STANDARDS: &[Standard] = &[
                 Presence::Optional,
                 "Documents: {name, uri (https or ipfs), sha256 (64 hex digits)}",
             ),
-        ],
+        ),
         rules: &[Rule::CapAtLeastInitialSupply],
     },
 ];

@@ -991,13 +991,8 @@ mod tests {
     }
 
     fn arbitrary_json() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            any::<f64>().prop_map(|n| json!(n)),
-            ".{0,40}".prop_map(Value::String),
-            prop::sample::select(vec![
+        crate::testing::arbitrary_json(
+            vec![
                 "asa-ft",
                 "asa-nft",
                 "asa-fnft",
@@ -1015,38 +1010,26 @@ mod tests {
                 "18",
                 ALGO,
                 EVM,
-            ])
-            .prop_map(|s| Value::String(s.to_string())),
-        ];
-        leaf.prop_recursive(4, 64, 8, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::btree_map(
-                    prop::sample::select(vec![
-                        "standard",
-                        "network",
-                        "params",
-                        "name",
-                        "symbol",
-                        "decimals",
-                        "total",
-                        "initial_supply",
-                        "cap",
-                        "metadata",
-                        "url",
-                        "documents",
-                        "partitions",
-                        "image_integrity",
-                        "localization",
-                        "x",
-                    ])
-                    .prop_map(str::to_string),
-                    inner,
-                    0..8
-                )
-                .prop_map(|map| Value::Object(map.into_iter().collect())),
-            ]
-        })
+            ],
+            vec![
+                "standard",
+                "network",
+                "params",
+                "name",
+                "symbol",
+                "decimals",
+                "total",
+                "initial_supply",
+                "cap",
+                "metadata",
+                "url",
+                "documents",
+                "partitions",
+                "image_integrity",
+                "localization",
+                "x",
+            ],
+        )
     }
 
     proptest! {

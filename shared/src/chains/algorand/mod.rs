@@ -1,0 +1,5 @@
+//! Algorand: canonical msgpack transactions, signing, ids and groups.
+
+pub mod abi;
+pub mod msgpack;
+pub mod transaction;

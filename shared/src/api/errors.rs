@@ -6,6 +6,7 @@ use http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::chains::error::ChainError;
 use crate::ports::{ArchiveError, QueueError, RecordsError, VaultError};
 
 macro_rules! catalogue {
@@ -60,6 +61,12 @@ catalogue! {
     KeyVaultUnavailable => (SERVICE_UNAVAILABLE, true, "The key vault is unavailable; retry shortly."),
     QueueUnavailable => (SERVICE_UNAVAILABLE, true, "The step queue is unavailable; retry shortly."),
     ArchiveUnavailable => (SERVICE_UNAVAILABLE, true, "The archive is unavailable; retry shortly."),
+    NetworkNotConfigured => (BAD_REQUEST, false, "This network is not configured here; GET /v1/networks lists the ones that are."),
+    NetworkUnreachable => (SERVICE_UNAVAILABLE, true, "The network's node cannot be reached right now; retry shortly."),
+    NetworkMismatch => (BAD_GATEWAY, false, "The node configured for this network serves a different chain; nothing was sent. The operator must fix the network configuration."),
+    TransactionRejected => (UNPROCESSABLE_ENTITY, false, "The network rejected the transaction; the message gives the node's reason."),
+    InsufficientFunds => (UNPROCESSABLE_ENTITY, false, "The account does not hold enough to pay for this; fund it with at least the difference in details and try again."),
+    ChainTimeout => (GATEWAY_TIMEOUT, true, "The network did not answer or confirm in time; retry shortly (resending the same transaction is safe)."),
     Internal => (INTERNAL_SERVER_ERROR, false, "An internal error occurred; it has been logged with the request id."),
 }
 
@@ -169,6 +176,62 @@ impl From<ArchiveError> for ApiError {
     }
 }
 
+// Chain errors name the network and carry what the caller can act on; the node's own words
+// for a rejection are its reason, not an internal detail.
+impl From<ChainError> for ApiError {
+    fn from(error: ChainError) -> Self {
+        let message = error.to_string();
+        match error {
+            ChainError::NetworkNotConfigured { network, .. } => {
+                ApiError::new(ErrorCode::NetworkNotConfigured)
+                    .with_details(serde_json::json!({ "network": network }))
+            }
+            ChainError::NetworkUnreachable { network, .. } => {
+                tracing::warn!(error = %message, "network unreachable");
+                ApiError::new(ErrorCode::NetworkUnreachable)
+                    .with_details(serde_json::json!({ "network": network }))
+            }
+            ChainError::NetworkMismatch {
+                network,
+                expected,
+                found,
+            } => {
+                tracing::error!(error = %message, "network mismatch");
+                ApiError::new(ErrorCode::NetworkMismatch).with_details(serde_json::json!({
+                    "network": network, "expected": expected, "found": found,
+                }))
+            }
+            ChainError::TransactionRejected { message: reason } => {
+                ApiError::new(ErrorCode::TransactionRejected)
+                    .with_message(message)
+                    .with_details(serde_json::json!({ "node_message": reason }))
+            }
+            // Amounts as strings: µAlgo and wei exceed what a JSON number holds exactly.
+            ChainError::InsufficientFunds {
+                address,
+                needed,
+                held,
+            } => ApiError::new(ErrorCode::InsufficientFunds)
+                .with_message(format!(
+                    "{address} holds {held} but needs {needed}: fund it with at least {} more.",
+                    needed.saturating_sub(held)
+                ))
+                .with_details(serde_json::json!({
+                    "address": address,
+                    "needed": needed.to_string(),
+                    "held": held.to_string(),
+                    "missing": needed.saturating_sub(held).to_string(),
+                })),
+            ChainError::Timeout { network, .. } => {
+                tracing::warn!(error = %message, "chain timeout");
+                ApiError::new(ErrorCode::ChainTimeout)
+                    .with_details(serde_json::json!({ "network": network }))
+            }
+            ChainError::Malformed { .. } => internal(&error),
+        }
+    }
+}
+
 fn internal(error: &dyn std::error::Error) -> ApiError {
     tracing::error!(error = %error, "internal error");
     ApiError::new(ErrorCode::Internal)
@@ -208,6 +271,95 @@ mod tests {
                 assert!(!code.retryable(), "{code:?}");
             }
         }
+    }
+
+    #[test]
+    fn chain_errors_map_to_their_codes() {
+        let network = || "algorand-testnet".to_string();
+        let cases = [
+            (
+                ChainError::NetworkNotConfigured {
+                    network: network(),
+                    family: "Algorand",
+                },
+                ErrorCode::NetworkNotConfigured,
+            ),
+            (
+                ChainError::NetworkUnreachable {
+                    network: network(),
+                    reason: "refused".into(),
+                },
+                ErrorCode::NetworkUnreachable,
+            ),
+            (
+                ChainError::NetworkMismatch {
+                    network: network(),
+                    expected: "a".into(),
+                    found: "b".into(),
+                },
+                ErrorCode::NetworkMismatch,
+            ),
+            (
+                ChainError::TransactionRejected {
+                    message: "overspend".into(),
+                },
+                ErrorCode::TransactionRejected,
+            ),
+            (
+                ChainError::InsufficientFunds {
+                    address: "ADDR".into(),
+                    needed: u128::from(u64::MAX) + 1,
+                    held: 1,
+                },
+                ErrorCode::InsufficientFunds,
+            ),
+            (
+                ChainError::Timeout {
+                    network: network(),
+                    operation: "GET /v2/status".into(),
+                },
+                ErrorCode::ChainTimeout,
+            ),
+            (
+                ChainError::Malformed {
+                    network: network(),
+                    reason: "not JSON".into(),
+                },
+                ErrorCode::Internal,
+            ),
+        ];
+        for (error, code) in cases {
+            assert_eq!(error.is_retryable(), code.retryable(), "{error:?}");
+            assert_eq!(ApiError::from(error).code, code);
+        }
+        for code in [ErrorCode::NetworkUnreachable, ErrorCode::ChainTimeout] {
+            assert!(code.retryable());
+        }
+
+        let rejected = ApiError::from(ChainError::TransactionRejected {
+            message: "overspend".into(),
+        });
+        assert!(
+            rejected.message.contains("overspend"),
+            "{}",
+            rejected.message
+        );
+        let funds = ApiError::from(ChainError::InsufficientFunds {
+            address: "ADDR".into(),
+            needed: 300_000,
+            held: 100_000,
+        });
+        let details = funds.details.unwrap();
+        assert_eq!(details["needed"], "300000");
+        assert_eq!(details["held"], "100000");
+        assert_eq!(details["missing"], "200000");
+        assert!(funds.message.contains("200000"), "{}", funds.message);
+        let mismatch = ApiError::from(ChainError::NetworkMismatch {
+            network: network(),
+            expected: "genesis a".into(),
+            found: "genesis b".into(),
+        });
+        assert_eq!(mismatch.details.unwrap()["found"], "genesis b");
     }
 
     #[test]

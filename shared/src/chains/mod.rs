@@ -2,3 +2,4 @@
 //! EVM networks.
 
 pub mod algorand;
+pub mod error;

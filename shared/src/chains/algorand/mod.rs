@@ -1,5 +1,6 @@
 //! Algorand: canonical msgpack transactions, signing, ids and groups.
 
 pub mod abi;
+pub mod algod;
 pub mod msgpack;
 pub mod transaction;

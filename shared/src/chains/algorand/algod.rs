@@ -579,20 +579,28 @@ impl AlgodClient {
         query: &[(&str, &str)],
     ) -> Result<T, ChainError> {
         let operation = operation(&Method::GET, segments);
-        let reply = self
-            .execute(
-                Method::GET,
-                segments,
-                query,
-                None,
-                self.options.retry,
-                self.options.request_timeout,
-            )
-            .await?;
+        let reply = self.get_reply(segments, query).await?;
         if !reply.status.is_success() {
             return Err(self.unexpected(&operation, &reply));
         }
         self.parse(&operation, &reply.body)
+    }
+
+    /// A GET with the client's retry policy and timeout.
+    async fn get_reply(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Reply, ChainError> {
+        self.execute(
+            Method::GET,
+            segments,
+            query,
+            None,
+            self.options.retry,
+            self.options.request_timeout,
+        )
+        .await
     }
 
     /// A JSON answer, or `None` on a 404 (algod's "no such object").
@@ -602,16 +610,7 @@ impl AlgodClient {
         query: &[(&str, &str)],
     ) -> Result<Option<T>, ChainError> {
         let operation = operation(&Method::GET, segments);
-        let reply = self
-            .execute(
-                Method::GET,
-                segments,
-                query,
-                None,
-                self.options.retry,
-                self.options.request_timeout,
-            )
-            .await?;
+        let reply = self.get_reply(segments, query).await?;
         match reply.status {
             StatusCode::NOT_FOUND => Ok(None),
             status if status.is_success() => self.parse(&operation, &reply.body).map(Some),

@@ -507,11 +507,10 @@ async fn aws_kms_outage_during_registration_writes_nothing() {
     services.key_vault = Arc::new(KmsKeyVault::new(kms, resources.kms_key_id.clone()));
     let records = services.records.clone();
     let app = App::new(services);
-    let env = TestEnv {
-        server: TestServer::serve_app(app).await.unwrap(),
-        client: reqwest::Client::new(),
-        family: Family::Aws(resources),
-    };
+    let env = TestEnv::around(
+        TestServer::serve_app(app).await.unwrap(),
+        Family::Aws(resources),
+    );
     // A first registration while KMS works: the signing key is created and cached, so the
     // outage below hits the sealing of the new user's seed.
     env.register(&unique_email("before")).await;

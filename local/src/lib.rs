@@ -8,9 +8,10 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use walletless::api::{ROUTES, router};
+use walletless::api::{LOCAL_ROUTES, ROUTES, router};
 use walletless::app::App;
 use walletless::config::{Backend, Config, vars};
+use walletless::deployments::sweep;
 use walletless::steps::StepRunner;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -40,13 +41,13 @@ pub async fn serve(
                 None => format!("http://{address}").parse()?,
             };
             let embedded = App::open_embedded(data_dir, public_url, &config).await?;
-            let service = router(embedded.app.clone(), ROUTES)
+            let service = router(embedded.app.clone(), ROUTES.iter().chain(LOCAL_ROUTES))
                 .merge(archive_links::router(embedded.archive.clone()));
             (embedded.app, service)
         }
         Backend::Aws(resources) => {
             let app = App::connect_aws(resources, &config).await?;
-            (app.clone(), router(app, ROUTES))
+            (app.clone(), router(app, ROUTES.iter().chain(LOCAL_ROUTES)))
         }
     };
 
@@ -54,15 +55,17 @@ pub async fn serve(
     let worker = tokio::spawn({
         let app = app.clone();
         async move {
+            let sweeper = tokio::spawn(sweep_periodically(app.clone()));
             StepRunner::standard()
                 .run_worker(app, async {
                     let _ = worker_stopped.await;
                 })
                 .await;
+            sweeper.abort();
         }
     });
 
-    tracing::info!(address = %address, routes = ROUTES.len(), "listening");
+    tracing::info!(address = %address, routes = ROUTES.len() + LOCAL_ROUTES.len(), "listening");
     axum::serve(listener, service)
         .with_graceful_shutdown(shutdown)
         .await
@@ -71,4 +74,15 @@ pub async fn serve(
     worker.await.context("step worker panicked")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The deployment sweep, every `sweep::INTERVAL` (in AWS a schedule runs it).
+async fn sweep_periodically(app: walletless::app::App) {
+    let mut ticks = tokio::time::interval(sweep::INTERVAL);
+    loop {
+        ticks.tick().await;
+        if let Err(error) = sweep::sweep_now(&app).await {
+            tracing::warn!(%error, "deployment sweep failed");
+        }
+    }
 }

@@ -38,7 +38,8 @@ start_devnets() {
   mkdir -p "$root/target"
 
   algod_port=${1:-$(free_port)}
-  export WALLETLESS_ALGOD_DEVNET_DISPENSER_FILE="$root/target/algod-devnet-dispenser.mnemonic"
+  # Named after the port: two devnets (two checkouts' test runs) never share a dispenser file.
+  export WALLETLESS_ALGOD_DEVNET_DISPENSER_FILE="$root/target/algod-devnet-$algod_port.dispenser"
   "$root/.venv/bin/python" "$root/devnets/algod/server.py" --host 127.0.0.1 --port "$algod_port" \
     --dispenser-file "$WALLETLESS_ALGOD_DEVNET_DISPENSER_FILE" > "$root/target/algod-devnet.log" 2>&1 &
   ALGOD_DEVNET_PID=$!

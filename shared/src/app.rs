@@ -57,6 +57,8 @@ pub struct Services {
     pub networks: NetworkRegistry,
     /// Where ARC-3 metadata files are publicly served (`GET /v1/metadata/{id}`), if anywhere.
     pub metadata_base_url: Option<Url>,
+    /// Which webhook URLs are allowed: public https in AWS, anything locally.
+    pub webhook_targets: crate::webhooks::TargetPolicy,
 }
 
 impl Services {
@@ -88,6 +90,7 @@ impl Services {
             )),
             networks,
             metadata_base_url: None,
+            webhook_targets: crate::webhooks::TargetPolicy::PublicHttpsOnly,
         }
     }
 }
@@ -137,6 +140,10 @@ impl App {
 
     pub fn networks(&self) -> &NetworkRegistry {
         &self.inner.services.networks
+    }
+
+    pub fn webhook_targets(&self) -> crate::webhooks::TargetPolicy {
+        self.inner.services.webhook_targets
     }
 
     pub fn metadata_base_url(&self) -> Option<&Url> {
@@ -208,6 +215,7 @@ impl App {
             archive: archive.clone(),
             networks,
             metadata_base_url,
+            webhook_targets: crate::webhooks::TargetPolicy::AnyForLocalDevelopment,
         });
         Ok(EmbeddedApp { app, archive })
     }

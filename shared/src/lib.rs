@@ -13,6 +13,7 @@ pub mod chains;
 pub mod compliance;
 pub mod config;
 pub mod crypto;
+pub mod deployments;
 pub mod drafts;
 pub mod lambda;
 pub mod networks;
@@ -21,3 +22,4 @@ pub mod steps;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;
+pub mod webhooks;

@@ -1,8 +1,9 @@
 //! The network registry: every chain the system can deploy to, from configuration.
 //!
-//! A built-in default (`shared/config/networks.toml`) covers Algorand mainnet and testnet, Voi,
-//! Aramid, Base, Base Sepolia and the local devnets; `WALLETLESS_NETWORKS_FILE` replaces it. A
-//! file that does not parse or fails a check is refused at start with its line and field.
+//! A built-in default (`shared/config/networks.toml`) covers Algorand MainNet, TestNet and
+//! BetaNet, Voi, Aramid, Base, Base Sepolia and the local devnets; `WALLETLESS_NETWORKS_FILE`
+//! replaces it. A file that does not parse or fails a check is refused at start with its line
+//! and field.
 
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,9 @@ pub enum ChainParams {
     Evm {
         chain_id: u64,
         rpc_url: Url,
+        /// The most this system pays per gas (EIP-1559 `maxFeePerGas`), in wei: a deployment
+        /// whose fees the node estimates above it waits or fails instead of overpaying.
+        max_fee_per_gas_wei: u64,
     },
 }
 
@@ -56,6 +60,10 @@ pub struct Network {
     pub confirmations: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub explorer_tx_url: Option<String>,
+    /// Whether the local server's `POST /v1/dev/faucet` may fund accounts here: only local
+    /// test networks whose node funds on request (the algod devnet's `/dev/fund`, or an EVM
+    /// devnet with unlocked prefunded accounts).
+    pub dev_faucet: bool,
     #[serde(flatten)]
     pub chain: ChainParams,
 }
@@ -72,11 +80,14 @@ struct NetworkEntry {
     testnet: bool,
     confirmations: u32,
     explorer_tx_url: Option<String>,
+    #[serde(default)]
+    dev_faucet: bool,
     genesis_id: Option<String>,
     genesis_hash: Option<String>,
     algod_url: Option<Url>,
     chain_id: Option<u64>,
     rpc_url: Option<Url>,
+    max_fee_per_gas_wei: Option<u64>,
 }
 
 impl NetworkEntry {
@@ -90,6 +101,9 @@ impl NetworkEntry {
                 }
                 if self.rpc_url.is_some() {
                     return Err(stray("rpc_url"));
+                }
+                if self.max_fee_per_gas_wei.is_some() {
+                    return Err(stray("max_fee_per_gas_wei"));
                 }
                 ChainParams::Algorand {
                     genesis_id: self.genesis_id.ok_or_else(|| required("genesis_id"))?,
@@ -110,6 +124,9 @@ impl NetworkEntry {
                 ChainParams::Evm {
                     chain_id: self.chain_id.ok_or_else(|| required("chain_id"))?,
                     rpc_url: self.rpc_url.ok_or_else(|| required("rpc_url"))?,
+                    max_fee_per_gas_wei: self
+                        .max_fee_per_gas_wei
+                        .ok_or_else(|| required("max_fee_per_gas_wei"))?,
                 }
             }
         };
@@ -119,6 +136,7 @@ impl NetworkEntry {
             testnet: self.testnet,
             confirmations: self.confirmations,
             explorer_tx_url: self.explorer_tx_url,
+            dev_faucet: self.dev_faucet,
             chain,
         })
     }
@@ -155,6 +173,9 @@ impl Network {
         if self.confirmations == 0 {
             return Err("confirmations: must be at least 1".into());
         }
+        if self.dev_faucet && !self.testnet {
+            return Err("dev_faucet: only a testnet can have a faucet".into());
+        }
         if let Some(template) = &self.explorer_tx_url {
             if !template.contains("{txid}") {
                 return Err("explorer_tx_url: must contain {txid}".into());
@@ -182,9 +203,16 @@ impl Network {
                 }
                 check_endpoint("algod_url", algod_url)
             }
-            ChainParams::Evm { chain_id, rpc_url } => {
+            ChainParams::Evm {
+                chain_id,
+                rpc_url,
+                max_fee_per_gas_wei,
+            } => {
                 if *chain_id == 0 {
                     return Err("chain_id: must not be 0".into());
+                }
+                if *max_fee_per_gas_wei == 0 {
+                    return Err("max_fee_per_gas_wei: must not be 0".into());
                 }
                 check_endpoint("rpc_url", rpc_url)
             }
@@ -321,6 +349,7 @@ mod tests {
         for id in [
             "algorand-mainnet",
             "algorand-testnet",
+            "algorand-betanet",
             "voi-mainnet",
             "aramid-mainnet",
             "base-mainnet",
@@ -346,6 +375,7 @@ kind = "evm"
 testnet = true
 chain_id = 1
 rpc_url = "http://127.0.0.1:1"
+max_fee_per_gas_wei = 1000000000
 confirmations = 1
 "#;
 
@@ -358,7 +388,7 @@ confirmations = 1
         let err = NetworkRegistry::parse(&bad, "f.toml")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("f.toml, line 17"), "{err}");
+        assert!(err.contains("f.toml, line 18"), "{err}");
         assert!(err.contains("genesis_hash"), "{err}");
     }
 
@@ -369,6 +399,18 @@ confirmations = 1
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 7"), "{err}");
+        let faucet_on_mainnet = ONE
+            .replace("testnet = true", "testnet = false")
+            .replace("confirmations = 1", "confirmations = 1\ndev_faucet = true");
+        let err = NetworkRegistry::parse(&faucet_on_mainnet, "f.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dev_faucet"), "{err}");
+        let no_ceiling = ONE.replace("max_fee_per_gas_wei = 1000000000\n", "");
+        let err = NetworkRegistry::parse(&no_ceiling, "f.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_fee_per_gas_wei: required"), "{err}");
         let unknown = ONE.replace("confirmations = 1", "confirmations = 1\ncolour = 2");
         let err = NetworkRegistry::parse(&unknown, "f.toml")
             .unwrap_err()

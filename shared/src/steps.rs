@@ -61,10 +61,10 @@ impl std::fmt::Debug for StepRunner {
 }
 
 impl StepRunner {
-    /// The handlers of every step kind the system defines. (None yet: the deployment
-    /// pipeline and audit exports register theirs here.)
+    /// The handlers of every step kind the system defines: the deployment pipeline's and
+    /// webhook deliveries.
     pub fn standard() -> Self {
-        Self::default()
+        crate::webhooks::register(crate::deployments::pipeline::register(Self::default()))
     }
 
     pub fn with(mut self, kind: impl Into<String>, handler: Arc<dyn StepHandler>) -> Self {

@@ -87,3 +87,76 @@ pub fn aws_env(resources: &walletless::config::AwsResources) -> Vec<(&'static st
         (vars::ARCHIVE_BUCKET, resources.archive_bucket.clone()),
     ]
 }
+
+/// A record store that lets the emulator see one request at a time. moto checks a condition
+/// and applies the write in separate steps without a lock (and a cancelled transaction restores
+/// a snapshot of the whole table taken when it began), so truly simultaneous conditional
+/// writes can both succeed there; DynamoDB guarantees each request is atomic. Races still race
+/// through it: tasks interleave between calls, read stale versions and states, and must lose
+/// on the conditions the code sends.
+#[derive(Debug)]
+pub struct OneRequestAtATime {
+    inner: std::sync::Arc<dyn walletless::ports::RecordStore>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+impl OneRequestAtATime {
+    pub fn new(inner: std::sync::Arc<dyn walletless::ports::RecordStore>) -> Self {
+        Self {
+            inner,
+            turn: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+mod one_request_at_a_time {
+    use walletless::ports::records::RecordsResult;
+    use walletless::ports::{
+        Change, Expect, NewRecord, Page, Query, Record, RecordKey, RecordStore, Write,
+    };
+
+    use super::OneRequestAtATime;
+
+    #[async_trait::async_trait]
+    impl RecordStore for OneRequestAtATime {
+        async fn get(&self, key: &RecordKey) -> RecordsResult<Option<Record>> {
+            let _turn = self.turn.lock().await;
+            self.inner.get(key).await
+        }
+
+        async fn create(&self, record: NewRecord) -> RecordsResult<Record> {
+            let _turn = self.turn.lock().await;
+            self.inner.create(record).await
+        }
+
+        async fn update(
+            &self,
+            key: &RecordKey,
+            expect: Expect,
+            change: Change,
+        ) -> RecordsResult<Record> {
+            let _turn = self.turn.lock().await;
+            self.inner.update(key, expect, change).await
+        }
+
+        async fn delete(&self, key: &RecordKey, expect: Expect) -> RecordsResult<()> {
+            let _turn = self.turn.lock().await;
+            self.inner.delete(key, expect).await
+        }
+
+        async fn query(&self, query: &Query) -> RecordsResult<Page> {
+            let _turn = self.turn.lock().await;
+            self.inner.query(query).await
+        }
+
+        async fn transact(&self, writes: Vec<Write>) -> RecordsResult<()> {
+            let _turn = self.turn.lock().await;
+            self.inner.transact(writes).await
+        }
+
+        async fn health(&self) -> RecordsResult<()> {
+            let _turn = self.turn.lock().await;
+            self.inner.health().await
+        }
+    }
+}

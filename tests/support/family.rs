@@ -1,6 +1,8 @@
 //! One local server per test, of either adapter family, with the calls the HTTP tests make.
 //! [`on_both_families!`](crate::on_both_families) runs a test case against both.
 
+use std::collections::HashMap;
+
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -19,6 +21,8 @@ pub struct TestEnv {
     pub server: TestServer,
     pub client: reqwest::Client,
     pub family: Family,
+    /// The server's configuration variables.
+    vars: HashMap<String, String>,
 }
 
 #[derive(Debug)]
@@ -32,57 +36,81 @@ pub type Answer = (StatusCode, HeaderMap, Value);
 
 impl TestEnv {
     pub async fn embedded() -> Self {
+        Self::embedded_with(&[]).await
+    }
+
+    /// An embedded server with these configuration variables besides its data directory.
+    pub async fn embedded_with(env: &[(&'static str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let server = TestServer::embedded(dir.path())
-            .await
-            .expect("embedded server");
-        Self {
-            server,
-            client: reqwest::Client::new(),
-            family: Family::Embedded(dir),
-        }
+        let data_dir = dir.path().display().to_string();
+        let mut vars = vec![
+            (vars::BACKEND, "embedded".to_string()),
+            (vars::DATA_DIR, data_dir),
+        ];
+        vars.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
+        Self::start(vars, Family::Embedded(dir)).await
     }
 
     /// A server on fresh emulator resources, hosting its own ARC-3 metadata as a deployment
     /// with a custom domain would.
     pub async fn aws() -> Self {
+        Self::aws_with(&[(vars::METADATA_BASE_URL, "{server}/v1/metadata/")]).await
+    }
+
+    /// A server on fresh emulator resources with these configuration variables besides them.
+    pub async fn aws_with(env: &[(&'static str, &str)]) -> Self {
         let resources = provision_all().await;
-        let mut env = aws_env(&resources);
-        env.push((vars::METADATA_BASE_URL, "{server}/v1/metadata/".into()));
-        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let server = TestServer::start(&pairs).await.expect("aws server");
+        let mut vars = aws_env(&resources);
+        vars.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
+        Self::start(vars, Family::Aws(resources)).await
+    }
+
+    /// A server the test started itself (e.g. over an app with a fault injected), over the
+    /// stores of `family`.
+    pub fn around(server: TestServer, family: Family) -> Self {
+        let vars = match &family {
+            Family::Embedded(dir) => vec![
+                (vars::BACKEND, "embedded".to_string()),
+                (vars::DATA_DIR, dir.path().display().to_string()),
+            ],
+            Family::Aws(resources) => aws_env(resources),
+        };
         Self {
             server,
             client: reqwest::Client::new(),
-            family: Family::Aws(resources),
+            family,
+            vars: vars.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
         }
     }
 
-    /// A second app over the same stores, to look at what the server wrote or call what it
-    /// calls internally.
+    async fn start(vars: Vec<(&'static str, String)>, family: Family) -> Self {
+        let pairs: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let server = TestServer::start(&pairs).await.expect("local server");
+        let vars = vars
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.replace("{server}", &server.base_url)))
+            .collect();
+        Self {
+            server,
+            client: reqwest::Client::new(),
+            family,
+            vars,
+        }
+    }
+
+    /// A second app over the same stores and configuration, to look at what the server
+    /// wrote or call what it calls internally.
     pub async fn backstage(&self) -> App {
-        let config = |backend| Config {
-            backend,
-            networks_file: None,
-            metadata_base_url: None,
-            step_max_receives: 5,
-        };
-        match &self.family {
-            Family::Embedded(dir) => {
-                let config = config(Backend::Embedded {
-                    data_dir: dir.path().to_path_buf(),
-                    public_url: None,
-                });
+        let config = Config::from_vars(&self.vars).expect("the server's configuration");
+        match &config.backend {
+            Backend::Embedded { data_dir, .. } => {
                 let public_url = "http://127.0.0.1:1".parse().expect("literal URL");
-                App::open_embedded(dir.path(), public_url, &config)
+                App::open_embedded(data_dir, public_url, &config)
                     .await
                     .expect("embedded app")
                     .app
             }
-            Family::Aws(resources) => {
-                let config = config(Backend::Aws(resources.clone()));
-                App::connect_aws(resources, &config).await.expect("aws app")
-            }
+            Backend::Aws(resources) => App::connect_aws(resources, &config).await.expect("aws app"),
         }
     }
 
@@ -111,6 +139,11 @@ impl TestEnv {
         let text = response.text().await.expect("response body");
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         (status, headers, body)
+    }
+
+    /// A GET: status, headers and body.
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        self.call("GET", path, token, None, None).await
     }
 
     pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {

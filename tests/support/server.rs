@@ -47,13 +47,16 @@ impl TestServer {
         Ok(server)
     }
 
-    /// Serve every route of an app built by the test itself (e.g. with a fault injected into
+    /// Serve every route (the local-only ones too) of an app built by the test itself (e.g. with a fault injected into
     /// one adapter). No step worker runs.
     pub async fn serve_app(app: walletless::app::App) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let service = walletless::api::router(app, walletless::api::ROUTES);
+        let routes = walletless::api::ROUTES
+            .iter()
+            .chain(walletless::api::LOCAL_ROUTES);
+        let service = walletless::api::router(app, routes);
         let task = tokio::spawn(async move {
             axum::serve(listener, service)
                 .with_graceful_shutdown(async move {

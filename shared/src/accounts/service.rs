@@ -546,6 +546,70 @@ pub async fn export_keys(
     let (_, user) = load_user(app, user_id).await?;
     verify_password_of(&user, password).await?;
     take_export_allowance(app, user_id).await?;
+    let seed = open_seed(app, user_id, &user).await?;
+    let keys = ExportedKeys {
+        algorand_address: user.algorand_address.clone(),
+        algorand_mnemonic: SecretString::from(mnemonic::seed_to_mnemonic(&seed).to_string()),
+        evm_address: user.evm_address.clone(),
+        evm_private_key: SecretString::from(arc76::evm_private_key_hex(&seed).to_string()),
+    };
+    record_security_event(
+        app,
+        user_id,
+        json!({ "type": "key_exported", "at": now_unix(), "request_id": request_id }),
+    )
+    .await?;
+    tracing::info!(user_id = %user_id, "keys exported");
+    Ok(keys)
+}
+
+/// The user's ARC-76 seed, opened through the key vault to sign `purpose` (e.g. "deployment
+/// 01J…, stage 2"), recorded as a security event. Callers sign at once and drop it: the
+/// seed zeroizes itself.
+pub async fn open_signing_seed(
+    app: &App,
+    user_id: &str,
+    purpose: &str,
+) -> Result<SigningSeed, AccountError> {
+    let (_, user) = load_user(app, user_id).await?;
+    let seed = open_seed(app, user_id, &user).await?;
+    record_security_event(
+        app,
+        user_id,
+        json!({ "type": "key_decrypted_for_signing", "at": now_unix(), "purpose": purpose }),
+    )
+    .await?;
+    Ok(SigningSeed(seed))
+}
+
+/// An opened ARC-76 seed: the user's ed25519 (Algorand) and secp256k1 (EVM) private key.
+/// Zeroized on drop; its Debug shows nothing.
+pub struct SigningSeed(zeroize::Zeroizing<[u8; 32]>);
+
+impl SigningSeed {
+    /// The Algorand signing key (zeroizes itself on drop).
+    pub fn algorand_key(&self) -> ed25519_dalek::SigningKey {
+        ed25519_dalek::SigningKey::from_bytes(&self.0)
+    }
+
+    /// The EVM signing key (zeroizes itself on drop).
+    pub fn evm_key(&self) -> Result<k256::ecdsa::SigningKey, AccountError> {
+        k256::ecdsa::SigningKey::from_slice(&self.0[..])
+            .map_err(|_| AccountError::Internal("the seed is not a secp256k1 key".into()))
+    }
+}
+
+impl std::fmt::Debug for SigningSeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningSeed(..)")
+    }
+}
+
+async fn open_seed(
+    app: &App,
+    user_id: &str,
+    user: &StoredUser,
+) -> Result<zeroize::Zeroizing<[u8; 32]>, AccountError> {
     let seed = envelope::open(
         app.key_vault(),
         &user.seed,
@@ -556,24 +620,21 @@ pub async fn export_keys(
         .expose_secret()
         .try_into()
         .map_err(|_| AccountError::Internal("stored seed has the wrong length".into()))?;
-    let seed = zeroize::Zeroizing::new(seed);
-    let keys = ExportedKeys {
-        algorand_address: user.algorand_address.clone(),
-        algorand_mnemonic: SecretString::from(mnemonic::seed_to_mnemonic(&seed).to_string()),
-        evm_address: user.evm_address.clone(),
-        evm_private_key: SecretString::from(arc76::evm_private_key_hex(&seed).to_string()),
-    };
+    Ok(zeroize::Zeroizing::new(seed))
+}
+
+/// Sensitive actions, kept in the user's own partition for the audit trail.
+async fn record_security_event(app: &App, user_id: &str, event: Value) -> Result<(), AccountError> {
     app.records()
         .create(NewRecord::new(
             RecordKey::new(
                 format!("user#{user_id}#security-events"),
                 ulid::Ulid::new().to_string(),
             ),
-            json!({ "type": "key_exported", "at": now_unix(), "request_id": request_id }),
+            event,
         ))
         .await?;
-    tracing::info!(user_id = %user_id, "keys exported");
-    Ok(keys)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -66,7 +66,18 @@ catalogue! {
     NetworkMismatch => (BAD_GATEWAY, false, "The node configured for this network serves a different chain; nothing was sent. The operator must fix the network configuration."),
     TransactionRejected => (UNPROCESSABLE_ENTITY, false, "The network rejected the transaction; the message gives the node's reason."),
     InsufficientFunds => (UNPROCESSABLE_ENTITY, false, "The account does not hold enough to pay for this; fund it with at least the difference in details and try again."),
+    FeeAboveCeiling => (SERVICE_UNAVAILABLE, true, "The network's fees are above the ceiling configured for it; nothing was sent. Retry when fees drop."),
+    FaucetUnavailable => (BAD_REQUEST, false, "This network has no dev faucet; only local devnets do, through the local server."),
     ChainTimeout => (GATEWAY_TIMEOUT, true, "The network did not answer or confirm in time; retry shortly (resending the same transaction is safe)."),
+    IdempotencyKeyRequired => (BAD_REQUEST, false, "This route requires an Idempotency-Key header: a new unique value (a UUID) per operation, sent unchanged when retrying it."),
+    IdempotencyKeyMismatch => (UNPROCESSABLE_ENTITY, false, "This Idempotency-Key was already used for a different request; use a new key for a new request."),
+    IdempotencyKeyInProgress => (CONFLICT, true, "A request with this Idempotency-Key is still in progress; retry after the time in details to get its answer."),
+    WebhookNotFound => (NOT_FOUND, false, "No webhook subscription with this id belongs to you."),
+    WebhookUrlNotAllowed => (BAD_REQUEST, false, "This webhook URL is not allowed: webhooks go to https URLs of public hosts."),
+    DeploymentNotFound => (NOT_FOUND, false, "No deployment with this id belongs to you."),
+    DeploymentStateConflict => (CONFLICT, false, "The deployment's state does not allow this; see details for its status."),
+    DeploymentTimeout => (GATEWAY_TIMEOUT, true, "The deployment sent nothing within its deadline; retry it to start a new attempt."),
+    DeploymentMismatch => (BAD_GATEWAY, false, "The chain shows a token that differs from the draft; see the message for the differences."),
     Internal => (INTERNAL_SERVER_ERROR, false, "An internal error occurred; it has been logged with the request id."),
 }
 
@@ -222,6 +233,17 @@ impl From<ChainError> for ApiError {
                     "held": held.to_string(),
                     "missing": needed.saturating_sub(held).to_string(),
                 })),
+            ChainError::FeeAboveCeiling {
+                network,
+                fee_per_gas,
+                ceiling,
+            } => ApiError::new(ErrorCode::FeeAboveCeiling)
+                .with_message(message)
+                .with_details(serde_json::json!({
+                    "network": network,
+                    "fee_per_gas": fee_per_gas.to_string(),
+                    "ceiling": ceiling.to_string(),
+                })),
             ChainError::Timeout { network, .. } => {
                 tracing::warn!(error = %message, "chain timeout");
                 ApiError::new(ErrorCode::ChainTimeout)
@@ -264,10 +286,12 @@ mod tests {
             if code.status() == StatusCode::SERVICE_UNAVAILABLE {
                 assert!(code.retryable(), "{code:?}");
             }
+            // A key still in progress is the one retryable conflict: its retry gets the answer.
             if matches!(
                 code.status().as_u16(),
                 400 | 401 | 403 | 404 | 405 | 409 | 413 | 423
-            ) {
+            ) && *code != ErrorCode::IdempotencyKeyInProgress
+            {
                 assert!(!code.retryable(), "{code:?}");
             }
         }

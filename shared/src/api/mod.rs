@@ -4,9 +4,10 @@
 
 pub mod errors;
 pub mod handlers;
+pub mod idempotency;
 pub mod routes;
 pub mod service;
 
 pub use errors::{ApiError, ErrorCode};
-pub use routes::{Auth, ROUTES, Route};
+pub use routes::{Auth, LOCAL_ROUTES, ROUTES, Route};
 pub use service::{ApiRequest, ApiResponse, ResponseBody, router};

@@ -18,6 +18,19 @@ pub enum Auth {
     User,
 }
 
+/// Whether a route takes an `Idempotency-Key`. Keys are scoped per user, so only
+/// [`Auth::User`] routes take them; on a `None` route the header is ignored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Idempotency {
+    /// The header is ignored: reads, and writes that are idempotent by themselves (`PUT` and
+    /// `DELETE` with `If-Match`).
+    None,
+    /// With a key, a retry replays the first answer; without one, every call runs.
+    Optional,
+    /// A call without a key is refused (`IDEMPOTENCY_KEY_REQUIRED`).
+    Required,
+}
+
 pub type Handler = fn(App, ApiRequest) -> BoxFuture<'static, Result<ApiResponse, ApiError>>;
 
 #[derive(Clone)]
@@ -28,6 +41,8 @@ pub struct Route {
     /// API Gateway path syntax (`/v1/drafts/{id}`), which axum shares.
     pub path: &'static str,
     pub auth: Auth,
+    /// Whether the router honours an `Idempotency-Key` (see [`super::idempotency`]).
+    pub idempotency: Idempotency,
     pub summary: &'static str,
     pub handler: Handler,
 }
@@ -48,6 +63,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::GET,
         path: "/v1/health",
         auth: Auth::Public,
+        idempotency: Idempotency::None,
         summary: "Check every dependency; 503 naming the failing ones",
         handler: |app, req| Box::pin(handlers::health::get(app, req)),
     },
@@ -56,6 +72,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::GET,
         path: "/v1/networks",
         auth: Auth::Public,
+        idempotency: Idempotency::None,
         summary: "The configured networks",
         handler: |app, req| Box::pin(handlers::networks::list(app, req)),
     },
@@ -64,6 +81,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::POST,
         path: "/v1/auth/register",
         auth: Auth::Public,
+        idempotency: Idempotency::None,
         summary: "Create a user and their ARC-76 accounts; answers with tokens",
         handler: |app, req| Box::pin(handlers::auth::register(app, req)),
     },
@@ -72,6 +90,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::POST,
         path: "/v1/auth/login",
         auth: Auth::Public,
+        idempotency: Idempotency::None,
         summary: "Sign in with email and password",
         handler: |app, req| Box::pin(handlers::auth::login(app, req)),
     },
@@ -80,6 +99,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::POST,
         path: "/v1/auth/refresh",
         auth: Auth::Public,
+        idempotency: Idempotency::None,
         summary: "Exchange a refresh token for new tokens (rotation, reuse detection)",
         handler: |app, req| Box::pin(handlers::auth::refresh(app, req)),
     },
@@ -88,6 +108,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::POST,
         path: "/v1/auth/logout",
         auth: Auth::User,
+        idempotency: Idempotency::None,
         summary: "Revoke every refresh token of the user",
         handler: |app, req| Box::pin(handlers::auth::logout(app, req)),
     },
@@ -96,6 +117,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::POST,
         path: "/v1/auth/change-password",
         auth: Auth::User,
+        idempotency: Idempotency::None,
         summary: "Change the password; accounts stay the same, refresh tokens are revoked",
         handler: |app, req| Box::pin(handlers::auth::change_password(app, req)),
     },
@@ -104,6 +126,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::GET,
         path: "/v1/me",
         auth: Auth::User,
+        idempotency: Idempotency::None,
         summary: "The signed-in user's profile and addresses",
         handler: |app, req| Box::pin(handlers::auth::me(app, req)),
     },
@@ -112,6 +135,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::POST,
         path: "/v1/me/key-export",
         auth: Auth::User,
+        idempotency: Idempotency::None,
         summary: "Take custody: the Algorand mnemonic and EVM private key, after the password",
         handler: |app, req| Box::pin(handlers::auth::key_export(app, req)),
     },
@@ -120,6 +144,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::GET,
         path: "/v1/standards",
         auth: Auth::Public,
+        idempotency: Idempotency::None,
         summary: "Every token standard with its fields, limits, defaults and networks",
         handler: |app, req| Box::pin(handlers::drafts::list_standards(app, req)),
     },
@@ -128,6 +153,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::POST,
         path: "/v1/drafts/validate",
         auth: Auth::User,
+        idempotency: Idempotency::None,
         summary: "Validate a draft without storing it: every problem at once",
         handler: |app, req| Box::pin(handlers::drafts::validate(app, req)),
     },
@@ -136,6 +162,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::POST,
         path: "/v1/drafts",
         auth: Auth::User,
+        idempotency: Idempotency::Optional,
         summary: "Save a new draft (valid or not) with its validation result",
         handler: |app, req| Box::pin(handlers::drafts::create(app, req)),
     },
@@ -144,6 +171,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::GET,
         path: "/v1/drafts",
         auth: Auth::User,
+        idempotency: Idempotency::None,
         summary: "The user's drafts, newest first, paginated",
         handler: |app, req| Box::pin(handlers::drafts::list(app, req)),
     },
@@ -152,6 +180,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::GET,
         path: "/v1/drafts/{id}",
         auth: Auth::User,
+        idempotency: Idempotency::None,
         summary: "One draft with its validation result; ETag is its version",
         handler: |app, req| Box::pin(handlers::drafts::get(app, req)),
     },
@@ -160,6 +189,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::PUT,
         path: "/v1/drafts/{id}",
         auth: Auth::User,
+        idempotency: Idempotency::None,
         summary: "Replace a draft; If-Match must name its current version",
         handler: |app, req| Box::pin(handlers::drafts::update(app, req)),
     },
@@ -168,6 +198,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::DELETE,
         path: "/v1/drafts/{id}",
         auth: Auth::User,
+        idempotency: Idempotency::None,
         summary: "Delete a draft",
         handler: |app, req| Box::pin(handlers::drafts::delete(app, req)),
     },
@@ -176,6 +207,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::GET,
         path: "/v1/metadata/{id}",
         auth: Auth::Public,
+        idempotency: Idempotency::None,
         summary: "An ARC-3 metadata file, byte for byte as its hash is on chain",
         handler: |app, req| Box::pin(handlers::drafts::get_metadata(app, req)),
     },
@@ -184,6 +216,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::POST,
         path: "/v1/drafts/{id}/compliance",
         auth: Auth::User,
+        idempotency: Idempotency::None,
         summary: "Run the compliance readiness checks on the draft's current version",
         handler: |app, req| Box::pin(handlers::compliance::run(app, req)),
     },
@@ -192,6 +225,7 @@ pub static ROUTES: &[Route] = &[
         method: Method::GET,
         path: "/v1/drafts/{id}/compliance",
         auth: Auth::User,
+        idempotency: Idempotency::None,
         summary: "The latest compliance report, whether it is stale, and the deployment gate",
         handler: |app, req| Box::pin(handlers::compliance::latest(app, req)),
     },
@@ -200,10 +234,104 @@ pub static ROUTES: &[Route] = &[
         method: Method::GET,
         path: "/v1/compliance/rules",
         auth: Auth::Public,
+        idempotency: Idempotency::None,
         summary: "The compliance ruleset (readiness checks, not legal advice)",
         handler: |app, req| Box::pin(handlers::compliance::rules(app, req)),
     },
+    Route {
+        id: "create-deployment",
+        method: Method::POST,
+        path: "/v1/deployments",
+        auth: Auth::User,
+        idempotency: Idempotency::Required,
+        summary: "Deploy a valid draft whose compliance gate is open: 202, carried on by queue steps",
+        handler: |app, req| Box::pin(handlers::deployments::create(app, req)),
+    },
+    Route {
+        id: "list-deployments",
+        method: Method::GET,
+        path: "/v1/deployments",
+        auth: Auth::User,
+        idempotency: Idempotency::None,
+        summary: "Your deployments, newest first; filters status, standard, network, since, until",
+        handler: |app, req| Box::pin(handlers::deployments::list(app, req)),
+    },
+    Route {
+        id: "get-deployment",
+        method: Method::GET,
+        path: "/v1/deployments/{id}",
+        auth: Auth::User,
+        idempotency: Idempotency::None,
+        summary: "A deployment with its status, timeline and result",
+        handler: |app, req| Box::pin(handlers::deployments::get(app, req)),
+    },
+    Route {
+        id: "cancel-deployment",
+        method: Method::POST,
+        path: "/v1/deployments/{id}/cancel",
+        auth: Auth::User,
+        idempotency: Idempotency::None,
+        summary: "Cancel a queued deployment that has sent nothing",
+        handler: |app, req| Box::pin(handlers::deployments::cancel(app, req)),
+    },
+    Route {
+        id: "retry-deployment",
+        method: Method::POST,
+        path: "/v1/deployments/{id}/retry",
+        auth: Auth::User,
+        idempotency: Idempotency::None,
+        summary: "Retry a failed deployment whose attempt sent nothing, as a new attempt",
+        handler: |app, req| Box::pin(handlers::deployments::retry(app, req)),
+    },
+    Route {
+        id: "create-webhook",
+        method: Method::POST,
+        path: "/v1/webhooks",
+        auth: Auth::User,
+        idempotency: Idempotency::Optional,
+        summary: "Subscribe a URL to your deployment events; the signing secret is shown once",
+        handler: |app, req| Box::pin(handlers::webhooks::subscribe(app, req)),
+    },
+    Route {
+        id: "list-webhooks",
+        method: Method::GET,
+        path: "/v1/webhooks",
+        auth: Auth::User,
+        idempotency: Idempotency::None,
+        summary: "Your webhook subscriptions and the event types there are",
+        handler: |app, req| Box::pin(handlers::webhooks::list(app, req)),
+    },
+    Route {
+        id: "delete-webhook",
+        method: Method::DELETE,
+        path: "/v1/webhooks/{id}",
+        auth: Auth::User,
+        idempotency: Idempotency::None,
+        summary: "Unsubscribe",
+        handler: |app, req| Box::pin(handlers::webhooks::unsubscribe(app, req)),
+    },
+    Route {
+        id: "list-webhook-deliveries",
+        method: Method::GET,
+        path: "/v1/webhooks/{id}/deliveries",
+        auth: Auth::User,
+        idempotency: Idempotency::None,
+        summary: "A subscription's deliveries, newest first, with every attempt",
+        handler: |app, req| Box::pin(handlers::webhooks::deliveries(app, req)),
+    },
 ];
+
+/// Routes only the local server mounts (never a Lambda function, never in the SAM template):
+/// development conveniences over the local devnets.
+pub static LOCAL_ROUTES: &[Route] = &[Route {
+    id: "dev-faucet",
+    method: Method::POST,
+    path: "/v1/dev/faucet",
+    auth: Auth::User,
+    idempotency: Idempotency::None,
+    summary: "Local mode only: fund your own account on a devnet that has a faucet",
+    handler: |app, req| Box::pin(handlers::dev::faucet(app, req)),
+}];
 
 /// The route with this id.
 pub fn find(id: &str) -> Option<&'static Route> {
@@ -234,5 +362,20 @@ mod tests {
                 "{route:?}"
             );
         }
+    }
+
+    /// Keys are scoped per user: a route without one has no scope to store them in.
+    #[test]
+    fn only_user_routes_take_idempotency_keys() {
+        for route in ROUTES.iter().chain(LOCAL_ROUTES) {
+            if route.idempotency != Idempotency::None {
+                assert_eq!(route.auth, Auth::User, "{route:?}");
+                assert_eq!(route.method, Method::POST, "{route:?}");
+            }
+        }
+        assert_eq!(
+            find("create-draft").map(|route| route.idempotency),
+            Some(Idempotency::Optional)
+        );
     }
 }

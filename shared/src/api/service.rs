@@ -2,7 +2,9 @@
 //! lambda_http runs as a Lambda function and the local server runs on a socket.
 //!
 //! Every request gets a request id (API Gateway's when there is one) that is on every log
-//! line of the request, in the `X-Request-Id` header and in every error body.
+//! line of the request, in the `X-Request-Id` header and in every error body. After
+//! authentication, routes that take an `Idempotency-Key` go through
+//! [`super::idempotency::guard`], so handlers never see keys.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -185,7 +187,7 @@ async fn serve(
         let started = Instant::now();
         let answer = match to_api_request(request_id.clone(), path_params, request).await {
             Ok(mut api_request) => match authenticate(&app, route, &mut api_request).await {
-                Ok(()) => (route.handler)(app, api_request).await,
+                Ok(()) => super::idempotency::guard(app, route, api_request).await,
                 Err(error) => Err(error),
             },
             Err(error) => Err(error),

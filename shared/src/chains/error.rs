@@ -36,6 +36,14 @@ pub enum ChainError {
         needed: u128,
         held: u128,
     },
+    /// The network's current fee per gas (base fee plus the tip it needs) is above the
+    /// configured ceiling: nothing was sent. Fees change, so retrying later may succeed.
+    #[error("network {network} wants {fee_per_gas} wei per gas, above the ceiling of {ceiling}")]
+    FeeAboveCeiling {
+        network: String,
+        fee_per_gas: u128,
+        ceiling: u128,
+    },
     /// The node did not answer, or the transaction was not confirmed, in time. Retrying
     /// later may succeed.
     #[error("network {network}: {operation} timed out")]
@@ -50,7 +58,9 @@ impl ChainError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            ChainError::NetworkUnreachable { .. } | ChainError::Timeout { .. }
+            ChainError::NetworkUnreachable { .. }
+                | ChainError::Timeout { .. }
+                | ChainError::FeeAboveCeiling { .. }
         )
     }
 }
@@ -60,7 +70,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_unreachable_nodes_and_timeouts_are_retryable() {
+    fn only_unreachable_nodes_timeouts_and_high_fees_are_retryable() {
         let network = || "n".to_string();
         let retryable = [
             ChainError::NetworkUnreachable {
@@ -70,6 +80,11 @@ mod tests {
             ChainError::Timeout {
                 network: network(),
                 operation: "GET /versions".into(),
+            },
+            ChainError::FeeAboveCeiling {
+                network: network(),
+                fee_per_gas: 3,
+                ceiling: 2,
             },
         ];
         let final_ = [

@@ -3,3 +3,10 @@
 
 pub mod algorand;
 pub mod error;
+pub mod evm;
+pub mod faucet;
+pub mod health;
+pub(crate) mod http;
+pub mod issue;
+pub mod readback;
+pub mod token;

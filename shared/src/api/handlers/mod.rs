@@ -3,6 +3,9 @@
 
 pub mod auth;
 pub mod compliance;
+pub mod deployments;
+pub mod dev;
 pub mod drafts;
 pub mod health;
 pub mod networks;
+pub mod webhooks;

@@ -8,130 +8,61 @@
 //!   exponential backoff and jitter (3 attempts in all) on transient failures only: refused or
 //!   reset connections, timeouts, 5xx and 429 (honouring `Retry-After`). A 4xx is an answer,
 //!   never retried. Retrying a submission is safe: the same signed bytes are the same
-//!   transaction, and a node that already has it says so ([`AlgodClient::submit`]).
-//! - HTTP/1.1 through hyper and HTTPS through rustls on the AWS-LC provider, trusting the
-//!   system's root certificates: the stack the AWS SDK already links, so no second crypto
-//!   library and no new crate. (reqwest's rustls backends either bring `ring` or, without a
-//!   built-in provider, make every other `reqwest::Client::new()` in the process panic.)
+//!   transaction, and a node that already has it says so ([`AlgodClient::submit`]). The HTTP
+//!   layer, shared with the EVM client, is `chains/http.rs`.
+//! - Reads of application state go through simulate ([`AlgodClient::simulate`],
+//!   [`AlgodClient::call_readonly`]): the transactions are sent unsigned with
+//!   `allow-empty-signatures`, so no key is needed and nothing is committed.
+//! - HTTP/1.1 through hyper and HTTPS through rustls on AWS-LC with the system's roots: the
+//!   stack the AWS SDK already links.
 //! - Answers are typed; unknown fields are ignored, so newer nodes keep working.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use data_encoding::BASE32_NOPAD;
-use http::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER, USER_AGENT as USER_AGENT_HEADER};
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client as HyperClient;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use http::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, Deserializer};
 use sha2::{Digest, Sha512_256};
 use url::Url;
 
+use super::abi::{AbiMethod, AbiValue};
+use super::msgpack::Value;
 use super::transaction::{
-    Address, AssetParams, Fee, MAX_TXN_LIFE, StateSchema, SuggestedParams, TXID_PREFIX,
+    Address, ApplicationCall, AssetParams, BoxReference, Fee, MAX_TXN_LIFE, StateSchema,
+    SuggestedParams, TXID_PREFIX, Transaction, TransactionBuilder, TransactionKind,
 };
 use crate::chains::error::ChainError;
+use crate::chains::http::{Body, NodeHttp, Outgoing, Reply, node_message, shortened};
 use crate::networks::{ChainParams, Network, NetworkRegistry};
 
-/// How long establishing a connection may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long one request may take, answer included.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-/// Attempts per call, the first included.
-pub const DEFAULT_ATTEMPTS: u32 = 3;
+pub use crate::chains::http::{
+    CONNECT_TIMEOUT, ClientOptions, DEFAULT_ATTEMPTS, REQUEST_TIMEOUT, RetryPolicy,
+};
+
 /// What algod's `/v2/status/wait-for-block-after` holds a request for at most (one minute),
 /// with a margin: that call gets this timeout instead of [`REQUEST_TIMEOUT`].
 const BLOCK_WAIT_TIMEOUT: Duration = Duration::from_secs(70);
 /// algod's message when a submitted transaction is already confirmed, or already pending.
 const ALREADY_IN_LEDGER: &str = "transaction already in ledger";
-/// The longest node message kept in an error.
-const MAX_MESSAGE_CHARS: usize = 1_000;
-/// The largest answer read: algod's are kilobytes (an application with its programs, 8 KiB
-/// of code at most, is the largest this client asks for).
-const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
-/// How long an unused connection is kept for the next call.
-const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Media types of request bodies: signed transactions concatenated, and msgpack documents.
+const RAW_TRANSACTIONS: &str = "application/x-binary";
+const MSGPACK: &str = "application/msgpack";
 const FAMILY: &str = "Algorand";
-const USER_AGENT: &str = concat!("walletless/", env!("CARGO_PKG_VERSION"));
-
-type HttpClient = HyperClient<HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-/// When and how often a call is retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included; 1 never retries.
-    pub attempts: u32,
-    /// The wait after the first failure; each further wait doubles, up to `max_delay`.
-    pub initial_delay: Duration,
-    /// The longest wait, also the most of a server's `Retry-After` that is honoured.
-    pub max_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            attempts: DEFAULT_ATTEMPTS,
-            initial_delay: Duration::from_millis(250),
-            max_delay: Duration::from_secs(2),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait after failed attempt `attempt` (from 1): the exponential step, jittered into
-    /// its upper half so that clients failing together do not retry together, or the
-    /// server's `Retry-After` (capped) when that is longer.
-    fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        let doubling = 2u32.saturating_pow(attempt.saturating_sub(1));
-        let step = self
-            .initial_delay
-            .saturating_mul(doubling)
-            .min(self.max_delay);
-        let half = step / 2;
-        let backoff = half + half.mul_f64(rand::random::<f64>());
-        match retry_after {
-            Some(asked) => backoff.max(asked.min(self.max_delay)),
-            None => backoff,
-        }
-    }
-}
-
-/// Timeouts and retries of a client; the defaults are the production values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientOptions {
-    pub connect_timeout: Duration,
-    pub request_timeout: Duration,
-    pub retry: RetryPolicy,
-}
-
-impl Default for ClientOptions {
-    fn default() -> Self {
-        Self {
-            connect_timeout: CONNECT_TIMEOUT,
-            request_timeout: REQUEST_TIMEOUT,
-            retry: RetryPolicy::default(),
-        }
-    }
-}
 
 /// A client of one Algorand network's node, its genesis checked.
 #[derive(Debug, Clone)]
 pub struct AlgodClient {
-    http: HttpClient,
+    /// The pool, the network id and the timeouts and retries.
+    http: NodeHttp,
     base: Url,
-    network: String,
     genesis_id: String,
     genesis_hash: [u8; 32],
-    options: ClientOptions,
 }
 
 /// An account's balance and what it must keep (`GET /v2/accounts/{address}?exclude=all`).
@@ -218,6 +149,28 @@ pub struct PendingTransaction {
     pub inner_txns: Vec<PendingTransaction>,
 }
 
+/// What a group would do if sent now (`POST /v2/transactions/simulate`); nothing was
+/// committed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SimulateResult {
+    /// One per transaction of the group, in order, with what it would log, create and issue
+    /// (`confirmed_round` is always `None`). When the group failed, they show at most what
+    /// ran before the failure (algod fills that in; the devnet leaves it out).
+    pub txns: Vec<PendingTransaction>,
+    /// Why the group would be refused, if it would.
+    pub failure: Option<SimulationFailure>,
+}
+
+/// Why a simulated group would be refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimulationFailure {
+    /// The node's reason (a logic error names the failing transaction and opcode).
+    pub message: String,
+    /// Where it failed: the transaction's position in the group, then the positions of the
+    /// inner transactions down to the failing one; empty when the node does not say.
+    pub failed_at: Vec<u64>,
+}
+
 /// Where the node is (`GET /v2/status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeStatus {
@@ -260,29 +213,11 @@ impl AlgodClient {
             return Err(not_configured(&network.id));
         };
         let genesis_hash = decode_hash(genesis_hash).ok_or_else(|| not_configured(&network.id))?;
-        let tls = tls_config().map_err(|reason| ChainError::Malformed {
-            network: network.id.clone(),
-            reason,
-        })?;
-        let mut tcp = HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_connect_timeout(Some(options.connect_timeout));
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
-        let http = HyperClient::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(IDLE_CONNECTION_TIMEOUT)
-            .build(connector);
         let client = Self {
-            http,
+            http: NodeHttp::new(&network.id, "algod", options)?,
             base: algod_url.clone(),
-            network: network.id.clone(),
             genesis_id: genesis_id.clone(),
             genesis_hash,
-            options,
         };
         client.check_genesis().await?;
         Ok(client)
@@ -290,7 +225,7 @@ impl AlgodClient {
 
     /// The registry id of the network this client talks to.
     pub fn network_id(&self) -> &str {
-        &self.network
+        self.http.network()
     }
 
     pub fn genesis_id(&self) -> &str {
@@ -317,7 +252,7 @@ impl AlgodClient {
             return Ok(());
         }
         Err(ChainError::NetworkMismatch {
-            network: self.network.clone(),
+            network: self.network_id().to_string(),
             expected: format!(
                 "genesis {} ({})",
                 self.genesis_id,
@@ -329,25 +264,22 @@ impl AlgodClient {
 
     /// Whether the node answers `GET /health` now: one attempt, for live probes.
     pub async fn health(&self) -> Result<(), ChainError> {
-        let single = RetryPolicy {
-            attempts: 1,
-            ..self.options.retry
-        };
+        let options = self.http.options();
         let reply = self
             .execute(
                 Method::GET,
                 &["health"],
                 &[],
                 None,
-                single,
-                self.options.request_timeout,
+                options.retry.single(),
+                options.request_timeout,
             )
             .await?;
         if reply.status.is_success() {
             Ok(())
         } else {
             Err(ChainError::NetworkUnreachable {
-                network: self.network.clone(),
+                network: self.network_id().to_string(),
                 reason: format!("GET /health: HTTP {}", reply.status),
             })
         }
@@ -393,15 +325,12 @@ impl AlgodClient {
             #[serde(rename = "txId")]
             tx_id: String,
         }
+        let body = Body {
+            content_type: RAW_TRANSACTIONS,
+            bytes: Bytes::copy_from_slice(signed),
+        };
         let reply = self
-            .execute(
-                Method::POST,
-                &["v2", "transactions"],
-                &[],
-                Some(signed),
-                self.options.retry,
-                self.options.request_timeout,
-            )
+            .send(Method::POST, &["v2", "transactions"], &[], Some(body))
             .await?;
         if reply.status.is_success() {
             let sent: Sent = self.parse("POST /v2/transactions", &reply.body)?;
@@ -417,10 +346,48 @@ impl AlgodClient {
         signed_txids(signed)
             .ok()
             .and_then(|ids| ids.into_iter().next())
-            .ok_or_else(|| ChainError::Malformed {
-                network: self.network.clone(),
-                reason: format!("the node knows a transaction whose id cannot be read: {message}"),
+            .ok_or_else(|| {
+                self.malformed(format!(
+                    "the node knows a transaction whose id cannot be read: {message}"
+                ))
             })
+    }
+
+    /// Local devnet only (`devnets/algod`): pays `microalgos` from the devnet's dispenser to
+    /// `receiver` (`POST /dev/fund`) and returns the payment's transaction id, confirmed.
+    /// One attempt: each request is a new payment, so a retry could pay twice.
+    pub async fn dev_fund(
+        &self,
+        receiver: &Address,
+        microalgos: u64,
+    ) -> Result<String, ChainError> {
+        #[derive(Deserialize)]
+        struct Funded {
+            #[serde(rename = "txId")]
+            tx_id: String,
+        }
+        const OPERATION: &str = "POST /dev/fund";
+        let payment = serde_json::json!({ "address": receiver.to_string(), "amount": microalgos });
+        let body = Body {
+            content_type: "application/json",
+            bytes: Bytes::from(payment.to_string()),
+        };
+        let options = self.http.options();
+        let reply = self
+            .execute(
+                Method::POST,
+                &["dev", "fund"],
+                &[],
+                Some(body),
+                options.retry.single(),
+                options.request_timeout,
+            )
+            .await?;
+        if !reply.status.is_success() {
+            return Err(self.unexpected(OPERATION, &reply));
+        }
+        let funded: Funded = self.parse(OPERATION, &reply.body)?;
+        Ok(funded.tx_id)
     }
 
     /// What the node knows of a transaction: pending, confirmed (for a while after), or
@@ -442,7 +409,7 @@ impl AlgodClient {
         timeout: Duration,
     ) -> Result<PendingTransaction, ChainError> {
         let timed_out = || ChainError::Timeout {
-            network: self.network.clone(),
+            network: self.network_id().to_string(),
             operation: format!(
                 "confirmation of {txid} (within {max_rounds} rounds and {timeout:?})"
             ),
@@ -477,14 +444,15 @@ impl AlgodClient {
     async fn wait_for_block_after(&self, round: u64) -> Result<u64, ChainError> {
         let round_text = round.to_string();
         let path = ["v2", "status", "wait-for-block-after", round_text.as_str()];
+        let options = self.http.options();
         let reply = self
             .execute(
                 Method::GET,
                 &path,
                 &[],
                 None,
-                self.options.retry,
-                BLOCK_WAIT_TIMEOUT.max(self.options.request_timeout),
+                options.retry,
+                BLOCK_WAIT_TIMEOUT.max(options.request_timeout),
             )
             .await?;
         if !reply.status.is_success() {
@@ -570,6 +538,73 @@ impl AlgodClient {
         Ok(wire.map(|found| found.value.0))
     }
 
+    /// Evaluates `group` on the node's current state without committing anything (algod's
+    /// simulate). The transactions go unsigned with `allow-empty-signatures`: each is
+    /// evaluated as if its sender had signed it, with the sender's fees, balances and checks,
+    /// so no key is needed. The caller builds the group, its group id assigned when it has
+    /// more than one transaction. A group the node evaluates and would refuse is a result (its
+    /// `failure`); a request the node refuses outright (a malformed group, fees below the
+    /// minimum) is [`ChainError::TransactionRejected`] with the node's message.
+    pub async fn simulate(&self, group: &[Transaction]) -> Result<SimulateResult, ChainError> {
+        const OPERATION: &str = "POST /v2/transactions/simulate";
+        let body = Body {
+            content_type: MSGPACK,
+            bytes: Bytes::from(simulate_request(group)),
+        };
+        let reply = self
+            .send(
+                Method::POST,
+                &["v2", "transactions", "simulate"],
+                &[],
+                Some(body),
+            )
+            .await?;
+        if reply.status.is_success() {
+            let wire: SimulateWire = self.parse(OPERATION, &reply.body)?;
+            return wire
+                .into_result(group.len())
+                .map_err(|reason| self.malformed(format!("{OPERATION}: {reason}")));
+        }
+        if reply.status == StatusCode::BAD_REQUEST {
+            return Err(ChainError::TransactionRejected {
+                message: node_message(&reply.body),
+            });
+        }
+        Err(self.unexpected(OPERATION, &reply))
+    }
+
+    /// The return value of read-only ABI method `method` (ARC-22) of application `app_id`,
+    /// called with `args` through [`Self::simulate`]: nothing signed, nothing committed.
+    /// `sender` pays the simulated fee, so it must exist and hold Algo; `boxes` are the boxes
+    /// the method reads. A call the application refuses is
+    /// [`ChainError::TransactionRejected`] with the node's message; arguments that do not
+    /// encode as the method's types (a caller's mistake), or an answer without a return value,
+    /// are [`ChainError::Malformed`]. Both name the method and the application.
+    pub async fn call_readonly(
+        &self,
+        params: &SuggestedParams,
+        sender: Address,
+        app_id: u64,
+        method: &AbiMethod,
+        args: &[AbiValue],
+        boxes: Vec<BoxReference>,
+    ) -> Result<AbiValue, ChainError> {
+        let call = ReadonlyCall { app_id, method };
+        let app_args = method
+            .app_args(args)
+            .map_err(|error| self.malformed(call.describe(&error)))?;
+        let kind = TransactionKind::ApplicationCall(ApplicationCall {
+            app_id,
+            args: app_args,
+            boxes,
+            ..ApplicationCall::default()
+        });
+        let txn = TransactionBuilder::new(params, sender, kind).build();
+        let result = self.simulate(std::slice::from_ref(&txn)).await?;
+        call.return_value(result)
+            .map_err(|outcome| outcome.into_error(self.network_id()))
+    }
+
     // -- requests ----------------------------------------------------------------------------
 
     /// A JSON answer; anything but a 2xx is unexpected.
@@ -579,26 +614,29 @@ impl AlgodClient {
         query: &[(&str, &str)],
     ) -> Result<T, ChainError> {
         let operation = operation(&Method::GET, segments);
-        let reply = self.get_reply(segments, query).await?;
+        let reply = self.send(Method::GET, segments, query, None).await?;
         if !reply.status.is_success() {
             return Err(self.unexpected(&operation, &reply));
         }
         self.parse(&operation, &reply.body)
     }
 
-    /// A GET with the client's retry policy and timeout.
-    async fn get_reply(
+    /// A request with the client's retry policy and timeout.
+    async fn send(
         &self,
+        method: Method,
         segments: &[&str],
         query: &[(&str, &str)],
+        body: Option<Body>,
     ) -> Result<Reply, ChainError> {
+        let options = self.http.options();
         self.execute(
-            Method::GET,
+            method,
             segments,
             query,
-            None,
-            self.options.retry,
-            self.options.request_timeout,
+            body,
+            options.retry,
+            options.request_timeout,
         )
         .await
     }
@@ -610,7 +648,7 @@ impl AlgodClient {
         query: &[(&str, &str)],
     ) -> Result<Option<T>, ChainError> {
         let operation = operation(&Method::GET, segments);
-        let reply = self.get_reply(segments, query).await?;
+        let reply = self.send(Method::GET, segments, query, None).await?;
         match reply.status {
             StatusCode::NOT_FOUND => Ok(None),
             status if status.is_success() => self.parse(&operation, &reply.body).map(Some),
@@ -618,97 +656,28 @@ impl AlgodClient {
         }
     }
 
-    /// Sends a request, retrying transient failures; any other answer (2xx or 4xx) is
-    /// returned for the caller to read.
+    /// Sends a request, retrying transient failures as `retry` allows, each attempt within
+    /// `timeout`; any other answer (2xx or 4xx) is returned for the caller to read.
     async fn execute(
         &self,
         method: Method,
         segments: &[&str],
         query: &[(&str, &str)],
-        body: Option<&[u8]>,
+        body: Option<Body>,
         retry: RetryPolicy,
         timeout: Duration,
     ) -> Result<Reply, ChainError> {
-        let url = self.url(segments, query);
         let operation = operation(&method, segments);
-        let mut attempt = 1;
-        loop {
-            let failure = match self.attempt(&method, &url, body, timeout).await {
-                Ok(reply) if !is_transient_status(reply.status) => return Ok(reply),
-                Ok(reply) => Failure::Status {
-                    status: reply.status,
-                    message: node_message(&reply.body),
-                    retry_after: reply.retry_after,
-                },
-                Err(failure) => failure,
-            };
-            if !is_transient(&failure) || attempt >= retry.attempts {
-                return Err(self.give_up(failure, operation));
-            }
-            let retry_after = match &failure {
-                Failure::Status { retry_after, .. } => *retry_after,
-                _ => None,
-            };
-            let delay = retry.delay(attempt, retry_after);
-            tracing::warn!(
-                network = %self.network,
-                %operation,
-                attempt,
-                failure = %failure,
-                delay_ms = delay.as_millis() as u64,
-                "algod call failed; retrying"
-            );
-            tokio::time::sleep(delay).await;
-            attempt += 1;
-        }
-    }
-
-    async fn attempt(
-        &self,
-        method: &Method,
-        url: &Url,
-        body: Option<&[u8]>,
-        timeout: Duration,
-    ) -> Result<Reply, Failure> {
-        let mut request = Request::builder()
-            .method(method.clone())
-            .uri(url.as_str())
-            .header(USER_AGENT_HEADER, USER_AGENT);
-        if body.is_some() {
-            request = request.header(CONTENT_TYPE, "application/x-binary");
-        }
-        let request = request
-            .body(Full::new(Bytes::copy_from_slice(body.unwrap_or_default())))
-            .map_err(|error| Failure::Invalid(format!("cannot build the request: {error}")))?;
-        let exchange = async {
-            let response = self.http.request(request).await.map_err(|error| {
-                if error.is_connect() {
-                    Failure::Connect(error_chain(&error))
-                } else {
-                    Failure::Transport(error_chain(&error))
-                }
-            })?;
-            let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_ANSWER_BYTES)
-                .collect()
-                .await
-                .map_err(|error| {
-                    if error.is::<http_body_util::LengthLimitError>() {
-                        Failure::Invalid(format!("an answer over {MAX_ANSWER_BYTES} bytes"))
-                    } else {
-                        Failure::Transport(error_chain(error.as_ref()))
-                    }
-                })?
-                .to_bytes();
-            Ok(Reply {
-                status: parts.status,
-                retry_after: retry_after(&parts.headers),
-                body,
-            })
+        let url = self.url(segments, query);
+        let request = Outgoing {
+            method,
+            url: &url,
+            body,
+            accept: None,
+            headers: Vec::new(),
+            any_status: false,
         };
-        tokio::time::timeout(timeout, exchange)
-            .await
-            .unwrap_or(Err(Failure::Timeout))
+        self.http.send(&request, &operation, retry, timeout).await
     }
 
     /// The URL of a path under the configured one, each segment percent-encoded (a txid or a
@@ -726,35 +695,6 @@ impl AlgodClient {
         url
     }
 
-    fn give_up(&self, failure: Failure, operation: String) -> ChainError {
-        let network = self.network.clone();
-        match failure {
-            Failure::Timeout => ChainError::Timeout { network, operation },
-            Failure::Connect(reason) | Failure::Transport(reason) => {
-                ChainError::NetworkUnreachable {
-                    network,
-                    reason: format!("{operation}: {reason}"),
-                }
-            }
-            Failure::Status {
-                status, message, ..
-            } if is_transient_status(status) => ChainError::NetworkUnreachable {
-                network,
-                reason: format!("{operation}: HTTP {status}: {message}"),
-            },
-            Failure::Status {
-                status, message, ..
-            } => ChainError::Malformed {
-                network,
-                reason: format!("{operation}: HTTP {status}: {message}"),
-            },
-            Failure::Invalid(reason) => ChainError::Malformed {
-                network,
-                reason: format!("{operation}: {reason}"),
-            },
-        }
-    }
-
     fn parse<T: DeserializeOwned>(&self, operation: &str, body: &[u8]) -> Result<T, ChainError> {
         serde_json::from_slice(body)
             .map_err(|error| self.malformed(format!("{operation}: {error}")))
@@ -769,10 +709,7 @@ impl AlgodClient {
     }
 
     fn malformed(&self, reason: String) -> ChainError {
-        ChainError::Malformed {
-            network: self.network.clone(),
-            reason,
-        }
+        self.http.malformed(reason)
     }
 }
 
@@ -791,125 +728,84 @@ fn decode_hash(text: &str) -> Option<[u8; 32]> {
     BASE64.decode(text).ok()?.try_into().ok()
 }
 
-/// One answer of the node.
-#[derive(Debug)]
-struct Reply {
-    status: StatusCode,
-    retry_after: Option<Duration>,
-    body: Bytes,
+// -- simulation -------------------------------------------------------------------------------
+
+/// algod's SimulateRequest for one group of unsigned transactions evaluated as if signed
+/// (`allow-empty-signatures`), in the canonical msgpack transactions are encoded in.
+fn simulate_request(group: &[Transaction]) -> Vec<u8> {
+    let txns = group
+        .iter()
+        .map(|txn| Value::Map(vec![("txn", txn.to_value())]))
+        .collect();
+    Value::Map(vec![
+        ("allow-empty-signatures", Value::Bool(true)),
+        (
+            "txn-groups",
+            Value::Array(vec![Value::Map(vec![("txns", Value::Array(txns))])]),
+        ),
+    ])
+    .encode()
 }
 
-/// Why one attempt did not get a usable answer.
+/// A read-only method call, to read its simulation and to name it in errors.
+struct ReadonlyCall<'a> {
+    app_id: u64,
+    method: &'a AbiMethod,
+}
+
+/// Why a read-only call gave no value.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Failure {
-    /// No connection: refused, no route, DNS, TLS handshake, connect timeout.
-    Connect(String),
-    /// No answer in time.
-    Timeout,
-    /// The connection broke while the request or answer was under way.
-    Transport(String),
-    /// An answer with this status.
-    Status {
-        status: StatusCode,
-        message: String,
-        retry_after: Option<Duration>,
-    },
-    /// The request could not be built, or the answer is too large: retrying changes nothing.
-    Invalid(String),
+enum ReadonlyFailure {
+    /// The application (or the node's checks) refused the call: the message says why.
+    Refused(String),
+    /// The call passed but its answer holds no value of the method's return type.
+    NoValue(String),
 }
 
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ReadonlyFailure {
+    fn into_error(self, network: &str) -> ChainError {
         match self {
-            Failure::Connect(reason) => write!(f, "cannot connect: {reason}"),
-            Failure::Timeout => f.write_str("timed out"),
-            Failure::Transport(reason) => write!(f, "connection failed: {reason}"),
-            Failure::Status {
-                status, message, ..
-            } => write!(f, "HTTP {status}: {message}"),
-            Failure::Invalid(reason) => f.write_str(reason),
+            ReadonlyFailure::Refused(message) => ChainError::TransactionRejected { message },
+            ReadonlyFailure::NoValue(reason) => ChainError::Malformed {
+                network: network.to_string(),
+                reason,
+            },
         }
     }
 }
 
-/// The retry classifier: network trouble and the node's own trouble (5xx) or load (429)
-/// may pass; any other answer would be the same again.
-fn is_transient(failure: &Failure) -> bool {
-    match failure {
-        Failure::Connect(_) | Failure::Timeout | Failure::Transport(_) => true,
-        Failure::Status { status, .. } => is_transient_status(*status),
-        Failure::Invalid(_) => false,
+impl ReadonlyCall<'_> {
+    /// `read-only call NAME(ARGS)RETURN of application ID: WHAT`.
+    fn describe(&self, what: &dyn fmt::Display) -> String {
+        let args: Vec<String> = self.method.args().iter().map(ToString::to_string).collect();
+        let returns = self
+            .method
+            .returns()
+            .map_or_else(|| "void".to_string(), |ty| ty.to_string());
+        format!(
+            "read-only call {}({}){returns} of application {}: {what}",
+            self.method.name(),
+            args.join(","),
+            self.app_id
+        )
     }
-}
 
-fn is_transient_status(status: StatusCode) -> bool {
-    status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS
-}
-
-/// An error and its causes, which is where hyper keeps the useful part ("Connection
-/// refused").
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+    /// The method's value from the simulation of the call alone: the last log of its one
+    /// transaction.
+    fn return_value(&self, result: SimulateResult) -> Result<AbiValue, ReadonlyFailure> {
+        if let Some(failure) = result.failure {
+            return Err(ReadonlyFailure::Refused(self.describe(&failure.message)));
+        }
+        let [txn] = result.txns.as_slice() else {
+            let count = result.txns.len();
+            return Err(ReadonlyFailure::NoValue(
+                self.describe(&format!("{count} transaction results for one call")),
+            ));
+        };
+        self.method
+            .decode_return(&txn.logs)
+            .map_err(|error| ReadonlyFailure::NoValue(self.describe(&error)))
     }
-    text
-}
-
-/// `Retry-After` in seconds (the HTTP-date form is not used by algod or its proxies).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
-}
-
-/// algod's error text (`{"message": ...}`), or the body itself, shortened.
-fn node_message(body: &[u8]) -> String {
-    #[derive(Deserialize)]
-    struct ErrorBody {
-        message: String,
-    }
-    let message = match serde_json::from_slice::<ErrorBody>(body) {
-        Ok(error) => error.message,
-        Err(_) => String::from_utf8_lossy(body).trim().to_string(),
-    };
-    match message.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((cut, _)) => format!("{}…", &message[..cut]),
-        None => message,
-    }
-}
-
-/// rustls on AWS-LC with the system's roots, built once per process.
-fn tls_config() -> Result<rustls::ClientConfig, String> {
-    static CONFIG: OnceLock<Result<rustls::ClientConfig, String>> = OnceLock::new();
-    CONFIG.get_or_init(build_tls_config).clone()
-}
-
-fn build_tls_config() -> Result<rustls::ClientConfig, String> {
-    let native = rustls_native_certs::load_native_certs();
-    for error in &native.errors {
-        tracing::warn!(%error, "cannot load a system root certificate");
-    }
-    let mut roots = rustls::RootCertStore::empty();
-    let (added, _unparsable) = roots.add_parsable_certificates(native.certs);
-    if added == 0 {
-        tracing::warn!("no system root certificates: https algod endpoints will fail");
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    // ALPN stays empty: the connector sets it from the protocols it enables (HTTP/1.1).
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|error| format!("TLS configuration: {error}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
 }
 
 // -- the ids of signed transactions -----------------------------------------------------------
@@ -1086,6 +982,58 @@ impl From<PendingWire> for PendingTransaction {
             pool_error: wire.pool_error,
             inner_txns: wire.inner_txns.into_iter().map(Self::from).collect(),
         }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct SimulateWire {
+    txn_groups: Vec<SimulateGroupWire>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct SimulateGroupWire {
+    #[serde(default)]
+    txn_results: Vec<SimulateTxnWire>,
+    #[serde(default)]
+    failure_message: String,
+    #[serde(default)]
+    failed_at: Vec<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct SimulateTxnWire {
+    txn_result: PendingWire,
+}
+
+impl SimulateWire {
+    /// The result of the one group sent, of `group_len` transactions: a result per
+    /// transaction, unless the group failed (the failure is what matters then).
+    fn into_result(self, group_len: usize) -> Result<SimulateResult, String> {
+        let groups = self.txn_groups.len();
+        let Ok([group]) = <[SimulateGroupWire; 1]>::try_from(self.txn_groups) else {
+            return Err(format!("{groups} group results for the one group sent"));
+        };
+        let failure = (!group.failure_message.is_empty()).then(|| SimulationFailure {
+            message: shortened(group.failure_message),
+            failed_at: group.failed_at,
+        });
+        if failure.is_none() && group.txn_results.len() != group_len {
+            return Err(format!(
+                "{} transaction results for a group of {group_len}",
+                group.txn_results.len()
+            ));
+        }
+        Ok(SimulateResult {
+            txns: group
+                .txn_results
+                .into_iter()
+                .map(|txn| PendingTransaction::from(txn.txn_result))
+                .collect(),
+            failure,
+        })
     }
 }
 
@@ -1319,79 +1267,6 @@ mod tests {
     };
     use ed25519_dalek::SigningKey;
 
-    #[test]
-    fn retry_classifier_retries_network_trouble_5xx_and_429_only() {
-        for transient in [
-            Failure::Connect("refused".into()),
-            Failure::Timeout,
-            Failure::Transport("reset".into()),
-        ] {
-            assert!(is_transient(&transient), "{transient}");
-        }
-        let status = |code: u16| Failure::Status {
-            status: StatusCode::from_u16(code).unwrap(),
-            message: String::new(),
-            retry_after: None,
-        };
-        for code in [500, 502, 503, 504, 429] {
-            assert!(is_transient(&status(code)), "{code}");
-        }
-        for code in [200, 201, 400, 401, 403, 404, 405, 409, 413, 422] {
-            assert!(!is_transient(&status(code)), "{code}");
-        }
-        assert!(!is_transient(&Failure::Invalid(
-            "an answer over 4 MiB".into()
-        )));
-    }
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_honours_retry_after_up_to_the_cap() {
-        let policy = RetryPolicy {
-            attempts: 5,
-            initial_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(350),
-        };
-        for _ in 0..50 {
-            let first = policy.delay(1, None);
-            assert!((50..=100).contains(&first.as_millis()), "{first:?}");
-            let second = policy.delay(2, None);
-            assert!((100..=200).contains(&second.as_millis()), "{second:?}");
-            let capped = policy.delay(4, None);
-            assert!((175..=350).contains(&capped.as_millis()), "{capped:?}");
-            assert!(policy.delay(u32::MAX, None) <= policy.max_delay);
-        }
-        let asked = policy.delay(1, Some(Duration::from_millis(300)));
-        assert_eq!(asked, Duration::from_millis(300));
-        let too_long = policy.delay(1, Some(Duration::from_secs(60)));
-        assert_eq!(too_long, policy.max_delay);
-    }
-
-    #[test]
-    fn retry_after_is_read_in_seconds() {
-        let mut headers = HeaderMap::new();
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(RETRY_AFTER, "3".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
-        headers.insert(
-            RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&headers), None);
-    }
-
-    #[test]
-    fn node_messages_are_read_from_json_or_text_and_shortened() {
-        assert_eq!(
-            node_message(br#"{"message":"overspend","data":{}}"#),
-            "overspend"
-        );
-        assert_eq!(node_message(b" Bad Gateway \n"), "Bad Gateway");
-        let long = "é".repeat(MAX_MESSAGE_CHARS + 5);
-        let shortened = node_message(long.as_bytes());
-        assert_eq!(shortened.chars().count(), MAX_MESSAGE_CHARS + 1);
-        assert!(shortened.ends_with('…'));
-    }
-
     fn payment(amount: u64, key: &SigningKey) -> Transaction {
         let params = SuggestedParams {
             fee: Fee::Flat(1000),
@@ -1532,15 +1407,153 @@ mod tests {
     }
 
     #[test]
-    fn the_tls_configuration_builds_on_aws_lc() {
-        let config = tls_config().unwrap();
-        assert!(config.alpn_protocols.is_empty());
+    fn a_simulate_request_carries_the_unsigned_group_with_empty_signatures_allowed() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let mut group = vec![payment(1, &key), payment(2, &key)];
+        assign_group_id(&mut group).unwrap();
+        let body = simulate_request(&group);
+
+        // {"allow-empty-signatures": true, "txn-groups": [{"txns": [{"txn": …}, {"txn": …}]}]}
+        let mut expected = vec![0x82, 0xb6];
+        expected.extend_from_slice(b"allow-empty-signatures");
+        expected.extend_from_slice(&[0xc3, 0xaa]);
+        expected.extend_from_slice(b"txn-groups");
+        expected.extend_from_slice(&[0x91, 0x81, 0xa4]);
+        expected.extend_from_slice(b"txns");
+        expected.push(0x92);
+        for txn in &group {
+            expected.extend_from_slice(&[0x81, 0xa3]);
+            expected.extend_from_slice(b"txn");
+            expected.extend_from_slice(&txn.to_msgpack());
+        }
+        assert_eq!(hex::encode(&body), hex::encode(&expected));
+        // No signature anywhere: the node signs nothing and commits nothing.
         assert!(
-            config
-                .crypto_provider()
-                .cipher_suites
-                .iter()
-                .any(|suite| suite.version() == &rustls::version::TLS13)
+            !body
+                .windows(4)
+                .any(|window| window == [0xa3, b's', b'i', b'g'])
+        );
+    }
+
+    #[test]
+    fn simulate_answers_give_each_transaction_and_the_failure() {
+        let passed: SimulateWire = serde_json::from_str(
+            r#"{"version": 2, "last-round": 9, "eval-overrides": {"allow-empty-signatures": true},
+                "txn-groups": [{"txn-results": [
+                    {"txn-result": {"pool-error": "", "txn": {"txn": {}}, "logs": ["FR98dQE="]},
+                     "app-budget-consumed": 12},
+                    {"txn-result": {"pool-error": "", "txn": {"txn": {}}, "application-index": 1005}}]}]}"#,
+        )
+        .unwrap();
+        let result = passed.into_result(2).unwrap();
+        assert_eq!(result.failure, None);
+        assert_eq!(result.txns[0].logs, [vec![0x15, 0x1f, 0x7c, 0x75, 0x01]]);
+        assert_eq!(result.txns[0].confirmed_round, None);
+        assert_eq!(result.txns[1].application_index, Some(1005));
+
+        let failed: SimulateWire = serde_json::from_str(
+            r#"{"txn-groups": [{"txn-results": [{"txn-result": {"txn": {}}}],
+                "failure-message": "transaction X: logic eval error: err opcode executed",
+                "failed-at": [0, 1]}]}"#,
+        )
+        .unwrap();
+        let result = failed.into_result(1).unwrap();
+        assert_eq!(
+            result.failure,
+            Some(SimulationFailure {
+                message: "transaction X: logic eval error: err opcode executed".into(),
+                failed_at: vec![0, 1],
+            })
+        );
+        // A failed group may list fewer results; a passed one must list them all.
+        let partial: SimulateWire = serde_json::from_str(
+            r#"{"txn-groups": [{"txn-results": [], "failure-message": "overspend"}]}"#,
+        )
+        .unwrap();
+        assert!(partial.into_result(2).unwrap().failure.is_some());
+        let short: SimulateWire =
+            serde_json::from_str(r#"{"txn-groups": [{"txn-results": []}]}"#).unwrap();
+        assert!(
+            short
+                .into_result(1)
+                .unwrap_err()
+                .contains("0 transaction results")
+        );
+        let two: SimulateWire = serde_json::from_str(r#"{"txn-groups": [{}, {}]}"#).unwrap();
+        assert!(two.into_result(1).unwrap_err().contains("2 group results"));
+    }
+
+    #[test]
+    fn readonly_calls_decode_the_return_log_and_name_the_method_when_they_fail() {
+        let method = AbiMethod::parse("arc200_balanceOf(address)uint256").unwrap();
+        let call = ReadonlyCall {
+            app_id: 1_001,
+            method: &method,
+        };
+        let mut log = crate::chains::algorand::abi::RETURN_LOG_PREFIX.to_vec();
+        log.extend_from_slice(&[0; 31]);
+        log.push(42);
+        let passed = SimulateResult {
+            txns: vec![PendingTransaction {
+                logs: vec![b"event".to_vec(), log],
+                ..PendingTransaction::default()
+            }],
+            failure: None,
+        };
+        assert_eq!(call.return_value(passed).unwrap(), AbiValue::uint(42));
+
+        let refused = SimulateResult {
+            txns: vec![PendingTransaction::default()],
+            failure: Some(SimulationFailure {
+                message: "logic eval error: assert failed pc=88".into(),
+                failed_at: vec![0],
+            }),
+        };
+        let failure = call.return_value(refused).unwrap_err();
+        assert_eq!(
+            failure,
+            ReadonlyFailure::Refused(
+                "read-only call arc200_balanceOf(address)uint256 of application 1001: \
+                 logic eval error: assert failed pc=88"
+                    .into()
+            )
+        );
+        let error = failure.into_error("devnet");
+        assert!(
+            matches!(&error, ChainError::TransactionRejected { message } if message.contains("assert failed"))
+        );
+        assert!(!error.is_retryable());
+
+        let silent = SimulateResult {
+            txns: vec![PendingTransaction::default()],
+            failure: None,
+        };
+        let ReadonlyFailure::NoValue(reason) = call.return_value(silent).unwrap_err() else {
+            panic!("a call without logs has no value");
+        };
+        assert!(
+            reason.starts_with("read-only call arc200_balanceOf"),
+            "{reason}"
+        );
+        assert!(reason.contains("151f7c75"), "{reason}");
+        assert!(matches!(
+            ReadonlyFailure::NoValue(reason).into_error("devnet"),
+            ChainError::Malformed { network, .. } if network == "devnet"
+        ));
+        assert!(matches!(
+            call.return_value(SimulateResult::default()),
+            Err(ReadonlyFailure::NoValue(reason)) if reason.contains("0 transaction results")
+        ));
+
+        let void = AbiMethod::parse("pause()void").unwrap();
+        let described = ReadonlyCall {
+            app_id: 7,
+            method: &void,
+        }
+        .describe(&"no log");
+        assert_eq!(
+            described,
+            "read-only call pause()void of application 7: no log"
         );
     }
 }

@@ -2,5 +2,6 @@
 
 pub mod abi;
 pub mod algod;
+pub mod deploy;
 pub mod msgpack;
 pub mod transaction;

@@ -110,6 +110,15 @@ impl Address {
         Self(key.to_bytes())
     }
 
+    /// The account of application `app_id`: SHA-512/256("appID" ‖ id as 8 bytes big-endian).
+    /// It holds the app's Algo and pays for its boxes.
+    pub fn of_application(app_id: u64) -> Self {
+        let mut hasher = Sha512_256::new();
+        hasher.update(b"appID");
+        hasher.update(app_id.to_be_bytes());
+        Self(hasher.finalize().into())
+    }
+
     pub fn public_key(&self) -> &[u8; 32] {
         &self.0
     }
@@ -480,7 +489,7 @@ impl Transaction {
         }
     }
 
-    fn to_value(&self) -> Value<'_> {
+    pub(crate) fn to_value(&self) -> Value<'_> {
         let mut entries = vec![
             ("fee", Value::Uint(self.fee)),
             ("fv", Value::Uint(self.first_valid)),

@@ -134,20 +134,6 @@ async fn deploy_to_completion(env: &TestEnv, user: &User, draft: Value) -> Value
     deployment
 }
 
-fn drafts() -> Vec<Value> {
-    vec![
-        json!({ "standard": "asa-ft", "network": "algorand-devnet", "params": {
-            "asset_name": "Pipeline Gold", "unit_name": "PGLD", "total": "1000", "decimals": 2,
-            "clawback": walletless_tests::chains::STRANGER }}),
-        json!({ "standard": "erc20-mintable", "network": "evm-devnet", "params": {
-            "name": "Pipeline Credits", "symbol": "PCR", "initial_supply": "1000", "cap": "5000" }}),
-        json!({ "standard": "arc200-mintable", "network": "algorand-devnet", "params": {
-            "name": "Pipeline Credits", "symbol": "PCR", "initial_supply": "10", "cap": "100" }}),
-        json!({ "standard": "security-token", "network": "algorand-devnet", "params": {
-            "name": "Pipeline Bond", "symbol": "PBND", "initial_supply": "100", "cap": "1000" }}),
-    ]
-}
-
 async fn funded_user(env: &TestEnv) -> User {
     let user = new_user(env).await;
     for network in ["algorand-devnet", "evm-devnet"] {
@@ -173,18 +159,12 @@ async fn check_on_chain(app: &App, user: &User, deployment: &Value) {
     readback::verify(&prepared.spec, &on_chain).unwrap();
 }
 
-/// Every standard on the embedded family; one of each kind of deployment (asset, ERC-20,
-/// ARC-200, security token) on the AWS family, whose emulated queue is slower.
+/// Every standard, from the request to Completed.
 async fn standards_go_from_the_request_to_completed(family: Family) {
-    let every = matches!(family, Family::Embedded);
     let (env, _dir) = environment_of(family).await;
     let app = env.backstage().await;
     let user = funded_user(&env).await;
-    let chosen = if every {
-        every_standard(&user)
-    } else {
-        drafts()
-    };
+    let chosen = every_standard(&user);
     let count = chosen.len();
     for draft in chosen {
         let deployment = deploy_to_completion(&env, &user, draft).await;

@@ -17,6 +17,19 @@ async fn get_json(url: &str) -> (StatusCode, reqwest::header::HeaderMap, Value) 
     (status, headers, body)
 }
 
+/// Every dependency the health route checks answered.
+fn assert_every_dependency_ok(body: &Value) {
+    for dependency in [
+        "records",
+        "key_vault",
+        "step_queue",
+        "webhook_queue",
+        "archive",
+    ] {
+        assert_eq!(body["dependencies"][dependency]["ok"], true, "{body}");
+    }
+}
+
 #[tokio::test]
 async fn health_is_ok_with_every_embedded_dependency_checked() {
     let dir = tempfile::tempdir().unwrap();
@@ -24,9 +37,7 @@ async fn health_is_ok_with_every_embedded_dependency_checked() {
     let (status, headers, body) = get_json(&server.url("/v1/health")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "ok");
-    for dependency in ["records", "key_vault", "step_queue", "archive"] {
-        assert_eq!(body["dependencies"][dependency]["ok"], true, "{body}");
-    }
+    assert_every_dependency_ok(&body);
     assert!(headers.contains_key("x-request-id"));
     // First run created the master key, owner-only.
     let mode = std::os::unix::fs::PermissionsExt::mode(
@@ -225,9 +236,7 @@ mod aws {
         let server = start(&aws_env(&resources)).await.unwrap();
         let (status, _, body) = get_json(&server.url("/v1/health")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        for dependency in ["records", "key_vault", "step_queue", "archive"] {
-            assert_eq!(body["dependencies"][dependency]["ok"], true, "{body}");
-        }
+        assert_every_dependency_ok(&body);
         let (status, _, _) = get_json(&server.url("/v1/networks")).await;
         assert_eq!(status, StatusCode::OK);
     }

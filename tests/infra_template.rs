@@ -17,18 +17,58 @@ use walletless::api::routes::ROUTES;
 use walletless::config::vars;
 use walletless::lambda::SCHEDULED_FUNCTIONS;
 use walletless::ports::step_queue::DEFAULT_MAX_RECEIVES;
-use walletless::steps::CONSUMER_FUNCTIONS;
+use walletless::steps::{CONSUMER_FUNCTIONS, QueueName, StepRunner};
+use walletless::webhooks::DELIVERY_TIMEOUT;
 
-/// The functions whose code enqueues steps, besides the queue consumers (which chain them):
-/// the routes that start a deployment attempt and the sweep that resumes stalled ones, and
-/// every function that saves a deployment transition (cancelling too): each transition is a
-/// webhook event, delivered by `webhook.deliver` steps.
-const STEP_PRODUCERS: &[&str] = &[
+/// The functions whose code enqueues deployment steps, besides the steps queue's consumer
+/// (which chains them): the routes that start a deployment attempt and the sweep that
+/// resumes stalled ones.
+const STEP_PRODUCERS: &[&str] = &["create-deployment", "retry-deployment", "deployment-sweep"];
+
+/// The functions whose code enqueues webhook deliveries, besides the webhook queue's consumer
+/// (which enqueues a failed delivery's next attempt): every function that saves a deployment
+/// transition, since each transition is a webhook event.
+const WEBHOOK_PRODUCERS: &[&str] = &[
     "create-deployment",
     "cancel-deployment",
     "retry-deployment",
     "deployment-sweep",
+    "step-worker",
 ];
+
+/// Each queue consumer of `steps::CONSUMER_FUNCTIONS` with the `walletless::lambda` entry
+/// point its binary calls and the runner that entry point serves (whose queue it consumes).
+fn consumer_runners() -> Vec<(&'static str, &'static str, StepRunner)> {
+    vec![
+        ("step-worker", "serve_steps", StepRunner::standard()),
+        (
+            "webhook-worker",
+            "serve_webhook_deliveries",
+            StepRunner::webhook_deliveries(),
+        ),
+    ]
+}
+
+/// The variables naming a queue and its dead-letter queue.
+fn queue_variables(queue: QueueName) -> (&'static str, &'static str) {
+    match queue {
+        QueueName::Steps => (vars::STEP_QUEUE_URL, vars::STEP_DEAD_LETTER_QUEUE_URL),
+        QueueName::Webhooks => (vars::WEBHOOK_QUEUE_URL, vars::WEBHOOK_DEAD_LETTER_QUEUE_URL),
+    }
+}
+
+/// Who may send to each queue: its producers plus its own consumers.
+fn queue_producers(queue: QueueName) -> &'static [&'static str] {
+    match queue {
+        QueueName::Steps => STEP_PRODUCERS,
+        QueueName::Webhooks => WEBHOOK_PRODUCERS,
+    }
+}
+
+/// Upper bound on what one webhook delivery attempt spends besides waiting for the receiver
+/// (resolving its host, reading the subscription and delivery, opening the secret, recording
+/// the attempt, enqueuing the next one).
+const DELIVERY_OVERHEAD_SECONDS: u64 = 5;
 
 /// Every variable each function must get from `Globals.Function.Environment`: what
 /// `walletless::config` reads in AWS mode, plus the log filter.
@@ -38,6 +78,8 @@ const FUNCTION_ENVIRONMENT: &[&str] = &[
     vars::KMS_KEY_ID,
     vars::STEP_QUEUE_URL,
     vars::STEP_DEAD_LETTER_QUEUE_URL,
+    vars::WEBHOOK_QUEUE_URL,
+    vars::WEBHOOK_DEAD_LETTER_QUEUE_URL,
     vars::ARCHIVE_BUCKET,
     vars::NETWORKS_FILE,
     vars::METADATA_BASE_URL,
@@ -520,6 +562,8 @@ fn every_function_gets_the_whole_configuration() {
     template.environment_target(vars::KMS_KEY_ID, "AWS::KMS::Key");
     template.environment_target(vars::STEP_QUEUE_URL, "AWS::SQS::Queue");
     template.environment_target(vars::STEP_DEAD_LETTER_QUEUE_URL, "AWS::SQS::Queue");
+    template.environment_target(vars::WEBHOOK_QUEUE_URL, "AWS::SQS::Queue");
+    template.environment_target(vars::WEBHOOK_DEAD_LETTER_QUEUE_URL, "AWS::SQS::Queue");
     template.environment_target(vars::ARCHIVE_BUCKET, "AWS::S3::Bucket");
 
     let mut log_groups = BTreeSet::new();
@@ -563,18 +607,50 @@ fn every_function_gets_the_whole_configuration() {
     }
 }
 
-// ------------------------------------------------------------------------------ steps
+// ------------------------------------------------------------------------------ queues
 
 #[test]
-fn consumers_take_the_step_queue_with_partial_batch_failures() {
-    let template = Template::load();
-    let step_queue = template.environment_target(vars::STEP_QUEUE_URL, "AWS::SQS::Queue");
-    let visibility = as_number(
-        &template.resource(step_queue)["Properties"]["VisibilityTimeout"],
-        &format!("{step_queue}.VisibilityTimeout"),
+fn consumer_table_matches_the_functions() {
+    let runners = consumer_runners();
+    let listed: BTreeSet<&str> = runners.iter().map(|(name, _, _)| *name).collect();
+    let declared: BTreeSet<&str> = CONSUMER_FUNCTIONS.iter().copied().collect();
+    assert_eq!(
+        declared,
+        listed,
+        "consumer_runners() of this test differs from steps::CONSUMER_FUNCTIONS: {}",
+        set_drift(&declared, &listed)
     );
+    let mut queues = BTreeSet::new();
+    for (name, entry_point, runner) in &runners {
+        let binary = format!("functions/src/bin/{name}.rs");
+        let call = format!("walletless::lambda::{entry_point}()");
+        assert!(
+            read(&binary).contains(&call),
+            "{binary} should call {call}, the entry point whose runner consumes the {:?} queue",
+            runner.queue()
+        );
+        let (queue, _) = queue_variables(runner.queue());
+        assert!(
+            queues.insert(queue),
+            "two consumers take the queue of {queue}; each queue has one"
+        );
+    }
+}
 
-    for consumer in CONSUMER_FUNCTIONS {
+#[test]
+fn consumers_take_their_queue_with_partial_batch_failures() {
+    let template = Template::load();
+    let mut consumed = BTreeSet::new();
+
+    for (consumer, _, runner) in consumer_runners() {
+        let (queue_variable, _) = queue_variables(runner.queue());
+        let queue = template.environment_target(queue_variable, "AWS::SQS::Queue");
+        consumed.insert(queue);
+        let visibility = as_number(
+            &template.resource(queue)["Properties"]["VisibilityTimeout"],
+            &format!("{queue}.VisibilityTimeout"),
+        );
+
         let function = template.function_by_binary(consumer);
         let events: Vec<_> = function.events_of_type("SQS").collect();
         assert_eq!(
@@ -595,9 +671,8 @@ fn consumers_take_the_step_queue_with_partial_batch_failures() {
 
         assert_eq!(
             referenced_id(&properties["Queue"]),
-            Some(step_queue),
-            "{TEMPLATE}: {where_} should consume {step_queue} (the queue of {}), not {}",
-            vars::STEP_QUEUE_URL,
+            Some(queue),
+            "{TEMPLATE}: {where_} should consume {queue} (the queue of {queue_variable}), not {}",
             properties["Queue"]
         );
         let response_types = properties["FunctionResponseTypes"]
@@ -622,43 +697,126 @@ fn consumers_take_the_step_queue_with_partial_batch_failures() {
         );
         assert!(
             visibility >= 6 * timeout,
-            "{TEMPLATE}: {step_queue}.VisibilityTimeout is {visibility}s, less than six times \
+            "{TEMPLATE}: {queue}.VisibilityTimeout is {visibility}s, less than six times \
              the {timeout}s timeout of {} that AWS recommends",
             function.logical_id
         );
+
+        // A batch's deliveries run one after another; a batch that outlives the function is
+        // received again whole, repeating the attempts it had already made.
+        if runner.queue() == QueueName::Webhooks {
+            let worst = batch_size * (DELIVERY_TIMEOUT.as_secs() + DELIVERY_OVERHEAD_SECONDS);
+            assert!(
+                worst <= timeout,
+                "{TEMPLATE}: {where_}.BatchSize {batch_size} lets a batch of hanging receivers \
+                 take {worst}s (each up to webhooks::DELIVERY_TIMEOUT {}s + \
+                 {DELIVERY_OVERHEAD_SECONDS}s), more than the {timeout}s timeout of {}",
+                DELIVERY_TIMEOUT.as_secs(),
+                function.logical_id
+            );
+        }
     }
+
+    // Every queue that is no dead-letter queue has its consumer.
+    let sources: BTreeSet<&str> = template
+        .of_type("AWS::SQS::Queue")
+        .filter(|(_, queue)| !queue["Properties"]["RedrivePolicy"].is_null())
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        sources,
+        consumed,
+        "{TEMPLATE}: the queues with a redrive policy differ from the queues of the consumers: {}",
+        set_drift(&sources, &consumed)
+    );
 }
 
 #[test]
-fn only_the_functions_that_enqueue_steps_may_send_them() {
+fn only_each_queues_producers_may_send_to_it_and_only_its_consumer_receives() {
     let template = Template::load();
-    let step_queue = template.environment_target(vars::STEP_QUEUE_URL, "AWS::SQS::Queue");
-    let expected: BTreeSet<&str> = STEP_PRODUCERS
-        .iter()
-        .chain(CONSUMER_FUNCTIONS)
-        .copied()
-        .collect();
     let functions = template.functions();
-    let senders: BTreeSet<&str> = functions
-        .iter()
-        .filter(|function| template.allows(function, "sqs:SendMessage", step_queue))
-        .map(|function| function.binary)
-        .collect();
-    assert_eq!(
-        expected,
-        senders,
-        "{TEMPLATE}: the functions allowed sqs:SendMessage on {step_queue} differ from \
-         STEP_PRODUCERS + steps::CONSUMER_FUNCTIONS: {}",
-        set_drift(&expected, &senders)
-    );
-    for function in &functions {
-        if CONSUMER_FUNCTIONS.contains(&function.binary) {
-            continue;
+    let runners = consumer_runners();
+
+    for (consumer, _, runner) in &runners {
+        let (queue_variable, _) = queue_variables(runner.queue());
+        let queue = template.environment_target(queue_variable, "AWS::SQS::Queue");
+        let expected: BTreeSet<&str> = queue_producers(runner.queue())
+            .iter()
+            .copied()
+            .chain([*consumer])
+            .collect();
+        let senders: BTreeSet<&str> = functions
+            .iter()
+            .filter(|function| template.allows(function, "sqs:SendMessage", queue))
+            .map(|function| function.binary)
+            .collect();
+        assert_eq!(
+            expected,
+            senders,
+            "{TEMPLATE}: the functions allowed sqs:SendMessage on {queue} differ from its \
+             producers and its consumer {consumer}: {}",
+            set_drift(&expected, &senders)
+        );
+
+        // Receive, acknowledge, and release with a delay; the event source mapping reads the
+        // queue's attributes.
+        let consuming = [
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+        ];
+        for function in &functions {
+            if function.binary == *consumer {
+                for action in consuming {
+                    assert!(
+                        template.allows(function, action, queue),
+                        "{TEMPLATE}: {} consumes {queue} but may not {action} on it",
+                        function.logical_id
+                    );
+                }
+                continue;
+            }
+            for action in &consuming[..3] {
+                assert!(
+                    !template.allows(function, action, queue),
+                    "{TEMPLATE}: {} may {action} on {queue}, which only its consumer \
+                     {consumer} does",
+                    function.logical_id
+                );
+            }
         }
-        for action in ["sqs:ReceiveMessage", "sqs:DeleteMessage"] {
+    }
+}
+
+/// Every function checks all its dependencies at start (`App::connect_aws`), each with one
+/// read-only call.
+#[test]
+fn every_function_may_probe_every_dependency() {
+    let template = Template::load();
+    let mut probes = vec![
+        (
+            vars::RECORDS_TABLE,
+            "AWS::DynamoDB::Table",
+            "dynamodb:DescribeTable",
+        ),
+        (vars::KMS_KEY_ID, "AWS::KMS::Key", "kms:DescribeKey"),
+        // HeadBucket is authorised by s3:ListBucket.
+        (vars::ARCHIVE_BUCKET, "AWS::S3::Bucket", "s3:ListBucket"),
+    ];
+    for (_, _, runner) in consumer_runners() {
+        let (queue, dead_letters) = queue_variables(runner.queue());
+        for variable in [queue, dead_letters] {
+            probes.push((variable, "AWS::SQS::Queue", "sqs:GetQueueAttributes"));
+        }
+    }
+    for function in template.functions() {
+        for &(variable, kind, action) in &probes {
+            let resource = template.environment_target(variable, kind);
             assert!(
-                !template.allows(function, action, step_queue),
-                "{TEMPLATE}: {} may {action} on {step_queue}, which only consumers do",
+                template.allows(&function, action, resource),
+                "{TEMPLATE}: {} may not {action} on {resource} ({variable}), so it cannot \
+                 start: it probes every dependency first",
                 function.logical_id
             );
         }
@@ -666,19 +824,65 @@ fn only_the_functions_that_enqueue_steps_may_send_them() {
 }
 
 #[test]
-fn step_queue_redrive_matches_the_port() {
+fn webhook_worker_may_open_secrets_and_record_attempts() {
     let template = Template::load();
-    let step_queue = template.environment_target(vars::STEP_QUEUE_URL, "AWS::SQS::Queue");
-    let dead_letters =
-        template.environment_target(vars::STEP_DEAD_LETTER_QUEUE_URL, "AWS::SQS::Queue");
-    let redrive = &template.resource(step_queue)["Properties"]["RedrivePolicy"];
+    let table = template.environment_target(vars::RECORDS_TABLE, "AWS::DynamoDB::Table");
+    let key = template.environment_target(vars::KMS_KEY_ID, "AWS::KMS::Key");
+    for (consumer, _, runner) in consumer_runners() {
+        if runner.queue() != QueueName::Webhooks {
+            continue;
+        }
+        let function = template.function_by_binary(consumer);
+        let id = function.logical_id;
+        for action in ["dynamodb:GetItem", "dynamodb:UpdateItem"] {
+            assert!(
+                template.allows(&function, action, table),
+                "{TEMPLATE}: {id} may not {action} on {table}: it reads subscriptions and \
+                 records each attempt on its delivery"
+            );
+        }
+        // Not through DynamoDB: the worker opens the subscription's secret envelope itself.
+        let decrypts = template.statements(&function).into_iter().any(|statement| {
+            statement["Effect"] == "Allow"
+                && statement["Condition"].is_null()
+                && as_list(&statement["Action"])
+                    .into_iter()
+                    .any(|action| action == "kms:Decrypt")
+                && as_list(&statement["Resource"])
+                    .into_iter()
+                    .any(|resource| referenced_id(resource) == Some(key))
+        });
+        assert!(
+            decrypts,
+            "{TEMPLATE}: {id} needs kms:Decrypt on {key} without a condition: a subscription's \
+             signing secret is a vault envelope"
+        );
+        let role = referenced_id(&function.properties["Role"]);
+        if let Some(role) = role {
+            let log_group = referenced_id(&function.properties["LoggingConfig"]["LogGroup"])
+                .unwrap_or_else(|| panic!("{TEMPLATE}: {id} has no LoggingConfig.LogGroup"));
+            assert!(
+                template.allows(&function, "logs:PutLogEvents", log_group),
+                "{TEMPLATE}: {id}'s role {role} may not write to its log group {log_group}"
+            );
+        }
+    }
+}
 
-    assert_eq!(
-        redrive["maxReceiveCount"],
-        json!(DEFAULT_MAX_RECEIVES),
-        "{TEMPLATE}: {step_queue}.RedrivePolicy.maxReceiveCount must equal \
-         walletless::ports::step_queue::DEFAULT_MAX_RECEIVES"
-    );
+#[test]
+fn queue_redrives_match_the_port() {
+    let template = Template::load();
+    let mut dead_letter_queues = BTreeSet::new();
+    for (_, _, runner) in consumer_runners() {
+        let (queue_variable, dead_letter_variable) = queue_variables(runner.queue());
+        let queue = template.environment_target(queue_variable, "AWS::SQS::Queue");
+        let dead_letters = template.environment_target(dead_letter_variable, "AWS::SQS::Queue");
+        assert!(
+            dead_letter_queues.insert(dead_letters),
+            "{TEMPLATE}: {dead_letters} is the dead-letter queue of two queues"
+        );
+        assert_redrive(&template, queue, dead_letter_variable, dead_letters);
+    }
     assert_eq!(
         template.global_environment()[vars::STEP_MAX_RECEIVES],
         json!(DEFAULT_MAX_RECEIVES.to_string()),
@@ -686,11 +890,40 @@ fn step_queue_redrive_matches_the_port() {
         vars::STEP_MAX_RECEIVES,
         DEFAULT_MAX_RECEIVES.to_string()
     );
+
+    for (id, queue) in template.of_type("AWS::SQS::Queue") {
+        assert_eq!(
+            queue["Properties"]["SqsManagedSseEnabled"], true,
+            "{TEMPLATE}: {id} must be encrypted (SqsManagedSseEnabled: true)"
+        );
+        assert!(
+            !queue["Properties"]["RedrivePolicy"].is_null() || dead_letter_queues.contains(id),
+            "{TEMPLATE}: {id} is neither a consumed queue with a redrive policy nor one of \
+             their dead-letter queues"
+        );
+    }
+}
+
+/// `queue` redrives to `dead_letters` after [`DEFAULT_MAX_RECEIVES`] receives, which keeps
+/// messages longer and alarms when it holds any.
+fn assert_redrive(
+    template: &Template,
+    queue: &str,
+    dead_letter_variable: &str,
+    dead_letters: &str,
+) {
+    let redrive = &template.resource(queue)["Properties"]["RedrivePolicy"];
+    assert_eq!(
+        redrive["maxReceiveCount"],
+        json!(DEFAULT_MAX_RECEIVES),
+        "{TEMPLATE}: {queue}.RedrivePolicy.maxReceiveCount must equal \
+         walletless::ports::step_queue::DEFAULT_MAX_RECEIVES"
+    );
     assert_eq!(
         referenced_id(&redrive["deadLetterTargetArn"]),
         Some(dead_letters),
-        "{TEMPLATE}: {step_queue} must redrive to {dead_letters} (the queue of {}), not {}",
-        vars::STEP_DEAD_LETTER_QUEUE_URL,
+        "{TEMPLATE}: {queue} must redrive to {dead_letters} (the queue of \
+         {dead_letter_variable}), not {}",
         redrive["deadLetterTargetArn"]
     );
 
@@ -706,11 +939,11 @@ fn step_queue_redrive_matches_the_port() {
     assert_eq!(
         retention(dead_letters),
         14 * 24 * 3600,
-        "{TEMPLATE}: {dead_letters} should keep failed steps the longest SQS allows, 14 days"
+        "{TEMPLATE}: {dead_letters} should keep failed messages the longest SQS allows, 14 days"
     );
     assert!(
-        retention(dead_letters) > retention(step_queue),
-        "{TEMPLATE}: {dead_letters} must keep messages longer than {step_queue}"
+        retention(dead_letters) > retention(queue),
+        "{TEMPLATE}: {dead_letters} must keep messages longer than {queue}"
     );
 
     let alarmed = template

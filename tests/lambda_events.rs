@@ -143,6 +143,36 @@ async fn step_worker_sample_reports_only_the_unreadable_message_as_failed() {
     assert_eq!(response.batch_item_failures.len(), 2);
 }
 
+#[tokio::test]
+async fn webhook_worker_sample_reports_only_the_unreadable_message_as_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = embedded_app(dir.path()).await.app;
+    let event: SqsEvent = serde_json::from_str(&read_event("webhook-worker")).unwrap();
+    let runner = StepRunner::webhook_deliveries();
+    assert_eq!(
+        runner.kinds().collect::<Vec<_>>(),
+        [walletless::webhooks::DELIVER_STEP]
+    );
+
+    // A delivery for a subscription that does not exist (unsubscribed) is done (dropped);
+    // the unreadable message is reported.
+    let response = runner.handle_sqs_batch(&app, event.clone()).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|failure| failure.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["5c2e8a41-9d7b-4c1e-8f3a-2b6d4e9f7a02"]);
+
+    // Each queue's runner knows only its own kinds: a deployment step on the webhook queue,
+    // or a delivery on the steps queue, is never acknowledged and ends dead-lettered.
+    let steps: SqsEvent = serde_json::from_str(&read_event("step-worker")).unwrap();
+    let response = runner.handle_sqs_batch(&app, steps).await;
+    assert_eq!(response.batch_item_failures.len(), 2);
+    let response = StepRunner::standard().handle_sqs_batch(&app, event).await;
+    assert_eq!(response.batch_item_failures.len(), 2);
+}
+
 /// The sample's JSON body with `field` set to `value`.
 fn set_body_field(event: &mut Value, field: &str, value: &str) {
     let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();

@@ -1,6 +1,7 @@
-//! The local server: every route of the table on one socket, the step worker in-process,
-//! over the embedded adapters by default (or the AWS ones, e.g. against an emulator, when
-//! `WALLETLESS_BACKEND=aws`). The binary is a thin `main`; tests run [`serve`] in-process.
+//! The local server: every route of the table on one socket, the step and webhook workers and
+//! the deployment sweep in-process, over the embedded adapters by default (or the AWS ones,
+//! e.g. against an emulator, when `WALLETLESS_BACKEND=aws`). The binary is a thin `main`;
+//! tests run [`serve`] in-process.
 
 mod archive_links;
 
@@ -56,11 +57,24 @@ pub async fn serve(
         let app = app.clone();
         async move {
             let sweeper = tokio::spawn(sweep_periodically(app.clone()));
+            let (stop_webhooks, webhooks_stopped) = tokio::sync::oneshot::channel::<()>();
+            let webhooks = tokio::spawn({
+                let app = app.clone();
+                async move {
+                    StepRunner::webhook_deliveries()
+                        .run_worker(app, async {
+                            let _ = webhooks_stopped.await;
+                        })
+                        .await;
+                }
+            });
             StepRunner::standard()
                 .run_worker(app, async {
                     let _ = worker_stopped.await;
                 })
                 .await;
+            let _ = stop_webhooks.send(());
+            let _ = webhooks.await;
             sweeper.abort();
         }
     });

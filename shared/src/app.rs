@@ -53,6 +53,8 @@ pub struct Services {
     pub records: Arc<dyn RecordStore>,
     pub key_vault: Arc<dyn KeyVault>,
     pub step_queue: Arc<dyn StepQueue>,
+    /// Webhook deliveries' own queue.
+    pub webhook_queue: Arc<dyn StepQueue>,
     pub archive: Arc<dyn Archive>,
     pub networks: NetworkRegistry,
     /// Where ARC-3 metadata files are publicly served (`GET /v1/metadata/{id}`), if anywhere.
@@ -82,6 +84,11 @@ impl Services {
                 aws_sdk_sqs::Client::new(sdk),
                 resources.step_queue_url.clone(),
                 resources.step_dead_letter_queue_url.clone(),
+            )),
+            webhook_queue: Arc::new(SqsStepQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                resources.webhook_queue_url.clone(),
+                resources.webhook_dead_letter_queue_url.clone(),
             )),
             archive: Arc::new(S3Archive::new(
                 aws_sdk_s3::Client::new(sdk),
@@ -142,6 +149,18 @@ impl App {
         &self.inner.services.networks
     }
 
+    pub fn webhook_queue(&self) -> &dyn StepQueue {
+        self.inner.services.webhook_queue.as_ref()
+    }
+
+    /// The queue `name`.
+    pub fn queue(&self, name: crate::steps::QueueName) -> &dyn StepQueue {
+        match name {
+            crate::steps::QueueName::Steps => self.step_queue(),
+            crate::steps::QueueName::Webhooks => self.webhook_queue(),
+        }
+    }
+
     pub fn webhook_targets(&self) -> crate::webhooks::TargetPolicy {
         self.inner.services.webhook_targets
     }
@@ -195,6 +214,9 @@ impl App {
         let step_queue =
             SqliteStepQueue::open(&data_dir.join("steps.sqlite3"), config.step_max_receives)
                 .map_err(|e| embedded("the step queue")(&e))?;
+        let webhook_queue =
+            SqliteStepQueue::open(&data_dir.join("webhooks.sqlite3"), config.step_max_receives)
+                .map_err(|e| embedded("the webhook queue")(&e))?;
         let archive_public_url = public_url.clone();
         let archive = Arc::new(
             DirArchive::open(
@@ -212,6 +234,7 @@ impl App {
             records: Arc::new(records),
             key_vault: Arc::new(key_vault),
             step_queue: Arc::new(step_queue),
+            webhook_queue: Arc::new(webhook_queue),
             archive: archive.clone(),
             networks,
             metadata_base_url,
@@ -236,6 +259,7 @@ impl App {
                 "records" => format!("DynamoDB table {}", resources.records_table),
                 "key_vault" => format!("KMS key {}", resources.kms_key_id),
                 "step_queue" => format!("SQS queue {}", resources.step_queue_url),
+                "webhook_queue" => format!("SQS queue {}", resources.webhook_queue_url),
                 _ => format!("S3 bucket {}", resources.archive_bucket),
             };
             return Err(StartupError::Missing { what, reason });
@@ -245,10 +269,16 @@ impl App {
 
     /// Probe every dependency at once, each within [`PROBE_TIMEOUT`].
     pub async fn check_dependencies(&self) -> BTreeMap<&'static str, DependencyStatus> {
-        let (records, key_vault, step_queue, archive) = tokio::join!(
+        let (records, key_vault, step_queue, webhook_queue, archive) = tokio::join!(
             probe(async { self.records().health().await.map_err(|e| e.to_string()) }),
             probe(async { self.key_vault().health().await.map_err(|e| e.to_string()) }),
             probe(async { self.step_queue().health().await.map_err(|e| e.to_string()) }),
+            probe(async {
+                self.webhook_queue()
+                    .health()
+                    .await
+                    .map_err(|e| e.to_string())
+            }),
             probe(async { self.archive().health().await.map_err(|e| e.to_string()) }),
         );
         BTreeMap::from([
@@ -256,6 +286,7 @@ impl App {
             ("key_vault", key_vault),
             ("records", records),
             ("step_queue", step_queue),
+            ("webhook_queue", webhook_queue),
         ])
     }
 }

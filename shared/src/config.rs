@@ -22,6 +22,8 @@ pub mod vars {
     pub const KMS_KEY_ID: &str = "WALLETLESS_KMS_KEY_ID";
     pub const STEP_QUEUE_URL: &str = "WALLETLESS_STEP_QUEUE_URL";
     pub const STEP_DEAD_LETTER_QUEUE_URL: &str = "WALLETLESS_STEP_DEAD_LETTER_QUEUE_URL";
+    pub const WEBHOOK_QUEUE_URL: &str = "WALLETLESS_WEBHOOK_QUEUE_URL";
+    pub const WEBHOOK_DEAD_LETTER_QUEUE_URL: &str = "WALLETLESS_WEBHOOK_DEAD_LETTER_QUEUE_URL";
     pub const ARCHIVE_BUCKET: &str = "WALLETLESS_ARCHIVE_BUCKET";
 }
 
@@ -59,6 +61,9 @@ pub struct AwsResources {
     pub kms_key_id: String,
     pub step_queue_url: String,
     pub step_dead_letter_queue_url: String,
+    /// Webhook deliveries have a queue of their own: a flood of them never delays a step.
+    pub webhook_queue_url: String,
+    pub webhook_dead_letter_queue_url: String,
     pub archive_bucket: String,
 }
 
@@ -109,6 +114,14 @@ impl Config {
                 step_dead_letter_queue_url: require(
                     vars::STEP_DEAD_LETTER_QUEUE_URL,
                     "the SQS dead-letter queue URL",
+                )?,
+                webhook_queue_url: require(
+                    vars::WEBHOOK_QUEUE_URL,
+                    "the SQS webhook deliveries queue URL",
+                )?,
+                webhook_dead_letter_queue_url: require(
+                    vars::WEBHOOK_DEAD_LETTER_QUEUE_URL,
+                    "the SQS webhook dead-letter queue URL",
                 )?,
                 archive_bucket: require(vars::ARCHIVE_BUCKET, "the S3 archive bucket")?,
             }),

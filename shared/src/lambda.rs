@@ -35,8 +35,16 @@ pub async fn serve_route(route_id: &str) -> Result<(), Error> {
 
 /// Consume the steps queue, reporting partial batch failures.
 pub async fn serve_steps() -> Result<(), Error> {
+    serve_queue(StepRunner::standard()).await
+}
+
+/// Consume the webhook deliveries queue, reporting partial batch failures.
+pub async fn serve_webhook_deliveries() -> Result<(), Error> {
+    serve_queue(StepRunner::webhook_deliveries()).await
+}
+
+async fn serve_queue(runner: StepRunner) -> Result<(), Error> {
     let app = init().await?;
-    let runner = StepRunner::standard();
     lambda_runtime::run(lambda_runtime::service_fn(
         |event: LambdaEvent<SqsEvent>| {
             let (app, runner) = (app.clone(), runner.clone());

@@ -19,8 +19,19 @@ use tracing::Instrument;
 use crate::app::App;
 use crate::ports::{Delivery, StepMessage};
 
-/// The queue consumer functions (each a Lambda binary of this name in `functions/`).
-pub const CONSUMER_FUNCTIONS: &[&str] = &["step-worker"];
+/// The queue consumer functions (each a Lambda binary of this name in `functions/`): the
+/// steps queue's and the webhook deliveries queue's.
+pub const CONSUMER_FUNCTIONS: &[&str] = &["step-worker", "webhook-worker"];
+
+/// The queues the system consumes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QueueName {
+    /// Deployment steps.
+    #[default]
+    Steps,
+    /// Webhook delivery attempts.
+    Webhooks,
+}
 
 /// How long a received step stays invisible to other consumers while it runs.
 pub const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -46,10 +57,11 @@ pub enum Outcome {
     RetryAfter(Duration),
 }
 
-/// The registered handlers by step kind.
+/// The registered handlers by step kind, and the queue they consume.
 #[derive(Clone, Default)]
 pub struct StepRunner {
     handlers: HashMap<String, Arc<dyn StepHandler>>,
+    queue: QueueName,
 }
 
 impl std::fmt::Debug for StepRunner {
@@ -61,10 +73,22 @@ impl std::fmt::Debug for StepRunner {
 }
 
 impl StepRunner {
-    /// The handlers of every step kind the system defines: the deployment pipeline's and
-    /// webhook deliveries.
+    /// The steps queue's handlers: the deployment pipeline.
     pub fn standard() -> Self {
-        crate::webhooks::register(crate::deployments::pipeline::register(Self::default()))
+        crate::deployments::pipeline::register(Self::default())
+    }
+
+    /// The webhook queue's handler: delivery attempts.
+    pub fn webhook_deliveries() -> Self {
+        crate::webhooks::register(Self {
+            handlers: HashMap::new(),
+            queue: QueueName::Webhooks,
+        })
+    }
+
+    /// The queue this runner consumes.
+    pub fn queue(&self) -> QueueName {
+        self.queue
     }
 
     pub fn with(mut self, kind: impl Into<String>, handler: Arc<dyn StepHandler>) -> Self {
@@ -95,6 +119,7 @@ impl StepRunner {
                     Outcome::Done
                 }
                 Err(StepError::Retry { reason, after }) => {
+                    let after = retry_delay(after, delivery.attempt);
                     tracing::warn!(%reason, retry_in_s = after.as_secs(), "step will retry");
                     Outcome::RetryAfter(after)
                 }
@@ -156,7 +181,7 @@ impl StepRunner {
         loop {
             let batch = tokio::select! {
                 () = &mut shutdown => return,
-                batch = app.step_queue().receive(10, VISIBILITY_TIMEOUT, Duration::from_secs(1)) => batch,
+                batch = app.queue(self.queue).receive(10, VISIBILITY_TIMEOUT, Duration::from_secs(1)) => batch,
             };
             let deliveries = match batch {
                 Ok(deliveries) => deliveries,
@@ -167,11 +192,10 @@ impl StepRunner {
                 }
             };
             for delivery in deliveries {
+                let queue = app.queue(self.queue);
                 let settled = match self.process(&app, &delivery).await {
-                    Outcome::Done => app.step_queue().ack(&delivery.receipt).await,
-                    Outcome::RetryAfter(delay) => {
-                        app.step_queue().release(&delivery.receipt, delay).await
-                    }
+                    Outcome::Done => queue.ack(&delivery.receipt).await,
+                    Outcome::RetryAfter(delay) => queue.release(&delivery.receipt, delay).await,
                 };
                 if let Err(error) = settled {
                     tracing::warn!(%error, message_id = %delivery.message_id, "could not settle step");
@@ -179,6 +203,15 @@ impl StepRunner {
             }
         }
     }
+}
+
+/// The wait before a failed delivery's next attempt: at least what the step asked for, and
+/// at least the exponential backoff of its attempt, jittered up to half again so that steps
+/// failing together (a node down) do not all come back together.
+pub fn retry_delay(asked: Duration, attempt: u32) -> Duration {
+    let base = asked.max(backoff(attempt));
+    let jitter = base.mul_f64(rand::random::<f64>() / 2.0);
+    (base + jitter).min(crate::ports::step_queue::MAX_DELAY)
 }
 
 /// Exponential backoff by attempt: 2, 4, 8, ... seconds, at most 5 minutes.
@@ -189,6 +222,21 @@ pub fn backoff(attempt: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_delays_grow_with_the_attempt_and_are_jittered_within_bounds() {
+        for attempt in 1..=10 {
+            let delay = retry_delay(Duration::from_secs(1), attempt);
+            let base = backoff(attempt);
+            assert!(
+                delay >= base && delay <= base.mul_f64(1.5),
+                "{attempt}: {delay:?}"
+            );
+        }
+        let asked = retry_delay(Duration::from_secs(100), 1);
+        assert!(asked >= Duration::from_secs(100));
+        assert!(retry_delay(Duration::from_secs(3600), 1) <= crate::ports::step_queue::MAX_DELAY);
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -6,7 +6,8 @@
 //! - Every saved deployment transition is an event with a stable id
 //!   (`evt_<deployment>_<timeline index>`). For each of the owner's matching subscriptions a
 //!   delivery record is created (at most once per event and subscription: the record's key is
-//!   the event id) and a `webhook.deliver` step enqueued.
+//!   the event id) and a `webhook.deliver` step enqueued on the webhook queue (its own, so a
+//!   flood of deliveries never delays a deployment step).
 //! - A delivery POSTs the event JSON with `Webhook-Id`, `Webhook-Timestamp` and
 //!   `Webhook-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`. Every attempt is
 //!   logged on the delivery; a non-2xx answer or no answer is retried with exponential backoff
@@ -49,6 +50,8 @@ pub const MAX_ATTEMPTS: u32 = 6;
 pub const FIRST_RETRY_DELAY: Duration = Duration::from_secs(10);
 /// How long a receiver has to answer.
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long resolving a target's host may take.
+const DNS_TIMEOUT: Duration = Duration::from_secs(5);
 /// Subscriptions per user.
 pub const MAX_SUBSCRIPTIONS: usize = 20;
 const MAX_URL_BYTES: usize = 2_048;
@@ -183,8 +186,10 @@ pub async fn check_target(text: &str, policy: TargetPolicy) -> Result<Url, ApiEr
     if policy == TargetPolicy::PublicHttpsOnly {
         let port = url.port_or_known_default().unwrap_or(443);
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let addresses: Vec<IpAddr> = tokio::net::lookup_host((host, port))
+        let lookup = tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host, port)));
+        let addresses: Vec<IpAddr> = lookup
             .await
+            .map_err(|_| url_refused(format!("{host} did not resolve in time")))?
             .map_err(|_| url_refused(format!("{host} does not resolve")))?
             .map(|address| address.ip())
             .collect();
@@ -441,7 +446,7 @@ async fn enqueue(
         webhook_id: webhook_id.into(),
         event_id: event_id.into(),
     });
-    app.step_queue()
+    app.webhook_queue()
         .enqueue(&StepMessage::new(DELIVER_STEP, payload), delay)
         .await?;
     Ok(())

@@ -599,3 +599,85 @@ async fn identical_drafts_deploy_as_two_tokens() {
     assert_ne!(first["result"]["asset_id"], second["result"]["asset_id"]);
     assert_ne!(first["transaction_ids"], second["transaction_ids"]);
 }
+
+/// Funds spent elsewhere between signing and sending: the node refuses the stored
+/// transaction, and the deployment fails with TRANSACTION_REJECTED (recorded on the record as
+/// the submit step left it), with nothing created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_the_node_refuses_fails_the_deployment_with_its_code() {
+    use walletless::chains::algorand::transaction::{
+        Address, Payment, TransactionBuilder, TransactionKind,
+    };
+    let Queued {
+        app,
+        profile,
+        deployment,
+        _dir,
+    } = queued_without_worker(
+        json!({ "standard": "asa-nft", "network": "algorand-devnet", "params": {
+            "asset_name": "Spent", "unit_name": "SPNT", "total": "1" }}),
+        true,
+    )
+    .await;
+    let runner = StepRunner::standard();
+    let queue = app.step_queue();
+    // Prepare and sign, then stop before submit.
+    for expected in [Step::Prepare, Step::Sign] {
+        let deliveries = queue
+            .receive(10, Duration::from_secs(30), Duration::from_millis(500))
+            .await
+            .unwrap();
+        assert_eq!(deliveries.len(), 1);
+        assert_eq!(deliveries[0].message.kind, expected.kind());
+        assert_eq!(runner.process(&app, &deliveries[0]).await, Outcome::Done);
+        queue.ack(&deliveries[0].receipt).await.unwrap();
+    }
+    // The user spends everything but the minimum balance elsewhere.
+    let network = app.networks().get("algorand-devnet").unwrap().clone();
+    let client = AlgodClient::connect(&network).await.unwrap();
+    let me: Address = profile.algorand_address.parse().unwrap();
+    let account = client.account(&me).await.unwrap();
+    let params = client.suggested_params().await.unwrap();
+    let drain = TransactionBuilder::new(
+        &params,
+        me,
+        TransactionKind::Payment(Payment {
+            receiver: walletless_tests::chains::STRANGER.parse().unwrap(),
+            amount: account.amount - account.min_balance - 1_000,
+            close_remainder_to: None,
+        }),
+    )
+    .build();
+    let seed = accounts::open_signing_seed(&app, &profile.user_id, "test: spend elsewhere")
+        .await
+        .unwrap();
+    let signed = drain.sign(&seed.algorand_key());
+    drop(seed);
+    client.submit(&signed.to_msgpack()).await.unwrap();
+    client
+        .wait_for_confirmation(&signed.id(), 1_000, Duration::from_secs(30))
+        .await
+        .unwrap();
+    // Submit: refused by the node.
+    let deliveries = queue
+        .receive(10, Duration::from_secs(30), Duration::from_millis(500))
+        .await
+        .unwrap();
+    assert_eq!(deliveries[0].message.kind, Step::Submit.kind());
+    assert_eq!(runner.process(&app, &deliveries[0]).await, Outcome::Done);
+    let failed = store::load(&app, &profile.user_id, &deployment.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .deployment;
+    assert_eq!(failed.status, Status::Failed, "{failed:?}");
+    let failure = failed.failure.unwrap();
+    assert_eq!(failure.code, "TRANSACTION_REJECTED", "{}", failure.message);
+    assert!(failed.stages[0].sending, "it was being sent when refused");
+    assert_eq!(client.account(&me).await.unwrap().total_created_assets, 0);
+    // Its attempt sent something: a retry is refused (it could not know nothing landed).
+    let refused = deployments::retry(&app, &profile.user_id, &deployment.id)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code.as_str(), "DEPLOYMENT_STATE_CONFLICT");
+}

@@ -47,6 +47,21 @@ use crate::steps::{StepError, StepHandler, StepRunner, backoff};
 
 /// How long a confirmation poll waits before asking again.
 pub const CONFIRMATION_POLL: Duration = Duration::from_secs(1);
+/// The longest wait between two confirmation polls.
+pub const MAX_CONFIRMATION_POLL: Duration = Duration::from_secs(30);
+
+/// The wait before the next confirmation poll: a tenth of the time waited so far, from
+/// [`CONFIRMATION_POLL`] up to [`MAX_CONFIRMATION_POLL`], so a slow confirmation is not
+/// polled every second for an hour.
+pub fn poll_interval(deployment: &Deployment) -> Duration {
+    let waited_ms = deployment
+        .timeline
+        .last()
+        .map_or(0, |entry| store::now_ms().saturating_sub(entry.at_ms));
+    let tenth = Duration::from_millis(u64::try_from(waited_ms / 10).unwrap_or(0));
+    tenth.clamp(CONFIRMATION_POLL, MAX_CONFIRMATION_POLL)
+}
+
 /// How long one EVM receipt check waits inside a step.
 const RECEIPT_WAIT: Duration = Duration::from_secs(2);
 
@@ -287,7 +302,7 @@ impl StepHandler for DeploymentStep {
                 &loaded.deployment,
                 self.step,
                 loaded.version,
-                CONFIRMATION_POLL,
+                poll_interval(&loaded.deployment),
             )
             .await
             .map_err(|error| retry(error.to_string(), backoff(1))),
@@ -299,13 +314,25 @@ impl StepHandler for DeploymentStep {
                     code = %failure.code,
                     "deployment failed"
                 );
-                let mut failed = loaded.deployment.clone();
-                if let Err(illegal) = failed.fail(failure) {
-                    // Steps only run for deployments that can still fail; this is a bug.
-                    tracing::error!(deployment_id = %loaded.deployment.id, %illegal, "cannot fail");
+                // The step may have written before it failed (submit marks the stage as
+                // being sent first): the failure goes on the record as it is now, as long as
+                // no other delivery has moved it past this step.
+                let current = match store::load(app, &payload.user_id, &payload.deployment_id).await
+                {
+                    Ok(Some(current)) => current,
+                    Ok(None) => return Ok(()),
+                    Err(error) => return Err(retry(error.to_string(), backoff(1))),
+                };
+                if next_step(&current.deployment, planned(&current.deployment)) != Some(self.step) {
                     return Ok(());
                 }
-                match store::save(app, &loaded, failed).await {
+                let mut failed = current.deployment.clone();
+                if let Err(illegal) = failed.fail(failure) {
+                    // Steps only run for deployments that can still fail; this is a bug.
+                    tracing::error!(deployment_id = %current.deployment.id, %illegal, "cannot fail");
+                    return Ok(());
+                }
+                match store::save(app, &current, failed).await {
                     Ok(_) => Ok(()),
                     Err(RecordsError::ConditionFailed { .. })
                     | Err(RecordsError::TransactionConflict { .. }) => Ok(()),
@@ -719,4 +746,79 @@ async fn finalize(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
             .map_err(illegal)?;
     }
     saved(store::save(app, loaded, next).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deployments::state::TimelineEntry;
+
+    fn deployment(status: Status, last_entry_ms: i64) -> Deployment {
+        Deployment {
+            id: "01J0000000000000000000000D".into(),
+            user_id: "01J0000000000000000000000U".into(),
+            draft_id: "01J0000000000000000000000F".into(),
+            draft: json!({}),
+            draft_version: 1,
+            standard: "asa-ft".into(),
+            network: "algorand-devnet".into(),
+            status,
+            attempt: 1,
+            planned_stages: Vec::new(),
+            stages: Vec::new(),
+            result: None,
+            failure: None,
+            timeline: vec![TimelineEntry {
+                at_ms: last_entry_ms,
+                from: None,
+                to: status,
+                reason: "test".into(),
+                attempt: 1,
+                transaction_ids: Vec::new(),
+                since_previous_ms: 0,
+                error_code: None,
+                retryable: None,
+                message: None,
+            }],
+            created_at_ms: last_entry_ms,
+            updated_at_ms: last_entry_ms,
+        }
+    }
+
+    #[test]
+    fn confirmation_polls_slow_down_as_the_wait_grows() {
+        let now = store::now_ms();
+        let at = |ago_ms: i64| poll_interval(&deployment(Status::Pending, now - ago_ms));
+        assert_eq!(at(0), CONFIRMATION_POLL);
+        let after_100_s = at(100_000);
+        assert!(
+            after_100_s >= Duration::from_secs(9) && after_100_s <= Duration::from_secs(11),
+            "{after_100_s:?}"
+        );
+        assert_eq!(at(3_600_000), MAX_CONFIRMATION_POLL);
+    }
+
+    #[test]
+    fn the_next_step_follows_the_stored_progress() {
+        let mut queued = deployment(Status::Queued, 0);
+        assert_eq!(next_step(&queued, 0), Some(Step::Prepare));
+        queued.planned_stages = vec!["create_application".into(), "fund_and_bootstrap".into()];
+        assert_eq!(next_step(&queued, 2), Some(Step::Sign));
+        queued.stages.push(StageProgress::default());
+        assert_eq!(next_step(&queued, 2), Some(Step::Submit));
+        let mut pending = queued.clone();
+        pending.status = Status::Pending;
+        pending.stages[0].submitted = true;
+        assert_eq!(next_step(&pending, 2), Some(Step::Confirm));
+        pending.stages[0].confirmed_in = Some(5);
+        assert_eq!(next_step(&pending, 2), Some(Step::Sign), "the second group");
+        pending.stages.push(StageProgress::default());
+        assert_eq!(next_step(&pending, 2), Some(Step::Submit));
+        for status in [Status::Confirmed, Status::Indexed] {
+            assert_eq!(next_step(&deployment(status, 0), 1), Some(Step::Finalize));
+        }
+        for status in [Status::Completed, Status::Failed, Status::Cancelled] {
+            assert_eq!(next_step(&deployment(status, 0), 1), None);
+        }
+    }
 }

@@ -14,7 +14,6 @@ use walletless::chains::faucet;
 use walletless::chains::issue::DeployedToken;
 use walletless::chains::readback;
 use walletless::compliance::report as compliance;
-use walletless::config::{Backend, Config};
 use walletless::deployments::pipeline::Step;
 use walletless::deployments::service as deployments;
 use walletless::deployments::state::Status;
@@ -23,7 +22,7 @@ use walletless::deployments::sweep;
 use walletless::drafts::service as drafts;
 use walletless::steps::{Outcome, StepRunner};
 use walletless_tests::chains::{
-    Family, User, environment_of, every_standard, faucet, new_user, save_draft,
+    Family, User, app_without_worker, environment_of, every_standard, faucet, new_user, save_draft,
 };
 use walletless_tests::family::TestEnv;
 
@@ -207,23 +206,6 @@ async fn aws_standards_go_from_the_request_to_completed() {
     standards_go_from_the_request_to_completed(Family::Aws).await;
 }
 
-/// An embedded app with no step worker: the test delivers the steps itself.
-async fn app_without_worker(dir: &std::path::Path, networks_file: &std::path::Path) -> App {
-    let config = Config {
-        backend: Backend::Embedded {
-            data_dir: dir.to_path_buf(),
-            public_url: None,
-        },
-        networks_file: Some(networks_file.to_path_buf()),
-        metadata_base_url: None,
-        step_max_receives: 100,
-    };
-    App::open_embedded(dir, "http://127.0.0.1:1".parse().unwrap(), &config)
-        .await
-        .unwrap()
-        .app
-}
-
 /// A deployment just requested on an app with no step worker (the test delivers the steps),
 /// by a new user, funded on the Algorand devnet when `funded`.
 struct Queued {
@@ -235,9 +217,7 @@ struct Queued {
 
 async fn queued_without_worker(draft: Value, funded: bool) -> Queued {
     let dir = tempfile::tempdir().unwrap();
-    let networks_file = dir.path().join("networks.toml");
-    std::fs::write(&networks_file, walletless_tests::chains::networks_toml()).unwrap();
-    let app = app_without_worker(&dir.path().join("data"), &networks_file).await;
+    let app = app_without_worker(dir.path()).await;
     let (profile, _) = accounts::register(
         &app,
         &walletless_tests::family::unique_email("steps"),

@@ -253,3 +253,67 @@ async fn in_aws_mode_only_public_https_targets_are_accepted() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"]["code"], "MALFORMED_REQUEST");
 }
+
+/// An event whose delivery message is lost is still delivered: its delivery record was
+/// written with the transition, and the sweep enqueues it again once it has stalled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_delivery_message_is_resumed_by_the_sweep() {
+    use walletless::accounts::service as accounts;
+    use walletless::webhooks;
+    let dir = tempfile::tempdir().unwrap();
+    let app = walletless_tests::chains::app_without_worker(dir.path()).await;
+    let (profile, _) = accounts::register(
+        &app,
+        &walletless_tests::family::unique_email("lost"),
+        walletless_tests::family::PASSWORD.to_string().into(),
+        None,
+    )
+    .await
+    .unwrap();
+    let subscription = webhooks::subscribe(
+        &app,
+        &profile.user_id,
+        "http://127.0.0.1:9/hook",
+        &["deployment.queued".to_string()],
+    )
+    .await
+    .unwrap();
+    let draft = walletless::drafts::service::create(
+        &app,
+        &profile.user_id,
+        json!({ "standard": "asa-nft", "network": "algorand-devnet", "params": {
+            "asset_name": "Lost", "unit_name": "LOST", "total": "1" }}),
+    )
+    .await
+    .unwrap();
+    walletless::compliance::report::run(&app, &profile.user_id, &draft.id)
+        .await
+        .unwrap();
+    walletless::deployments::service::create(&app, &profile.user_id, &draft.id)
+        .await
+        .unwrap();
+    // The delivery was written with the transition; its message is lost.
+    let queue = app.webhook_queue();
+    let lost = queue
+        .receive(10, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(lost.len(), 1);
+    queue.ack(&lost[0].receipt).await.unwrap();
+    let deliveries = webhooks::deliveries(&app, &profile.user_id, &subscription.id)
+        .await
+        .unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(deliveries[0].status, "pending");
+    // Not stalled yet: nothing to do. Stalled: enqueued again.
+    let now = walletless::deployments::store::now_ms();
+    assert_eq!(webhooks::resume_pending(&app, now).await.unwrap(), 0);
+    let later = now + i64::try_from(webhooks::DELIVERY_STALL.as_millis()).unwrap() + 1_000;
+    assert_eq!(webhooks::resume_pending(&app, later).await.unwrap(), 1);
+    let resumed = queue
+        .receive(10, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(resumed[0].message.kind, webhooks::DELIVER_STEP);
+}

@@ -5,9 +5,10 @@
 //!   partition; its secret (`whsec_…`, shown once) is stored sealed by the key vault.
 //! - Every saved deployment transition is an event with a stable id
 //!   (`evt_<deployment>_<timeline index>`). For each of the owner's matching subscriptions a
-//!   delivery record is created (at most once per event and subscription: the record's key is
-//!   the event id) and a `webhook.deliver` step enqueued on the webhook queue (its own, so a
-//!   flood of deliveries never delays a deployment step).
+//!   delivery record (keyed by the event id) and a pending-index entry are written in the same
+//!   records transaction as the transition, so an event exists exactly when its transition
+//!   does; then a `webhook.deliver` step is enqueued on the webhook queue (its own, so a flood
+//!   of deliveries never delays a deployment step). A lost enqueue is found by the sweep.
 //! - A delivery POSTs the event JSON with `Webhook-Id`, `Webhook-Timestamp` and
 //!   `Webhook-Signature: v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`. Every attempt is
 //!   logged on the delivery; a non-2xx answer or no answer is retried with exponential backoff
@@ -37,7 +38,7 @@ use crate::deployments::service::DeploymentView;
 use crate::deployments::state::Status;
 use crate::deployments::store::{Deployment, now_ms};
 use crate::ports::records::{
-    Change, Expect, NewRecord, Order, Query, RecordKey, RecordsError, now_unix,
+    Change, Expect, NewRecord, Order, Query, RecordKey, RecordsError, Write, now_unix,
 };
 use crate::ports::{EncryptionContext, StepMessage};
 use crate::steps::{StepError, StepHandler, StepRunner, backoff};
@@ -52,8 +53,9 @@ pub const FIRST_RETRY_DELAY: Duration = Duration::from_secs(10);
 pub const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long resolving a target's host may take.
 const DNS_TIMEOUT: Duration = Duration::from_secs(5);
-/// Subscriptions per user.
-pub const MAX_SUBSCRIPTIONS: usize = 20;
+/// Subscriptions per user: each matching one adds two writes to a transition's records
+/// transaction, which holds at most 25.
+pub const MAX_SUBSCRIPTIONS: usize = 10;
 const MAX_URL_BYTES: usize = 2_048;
 const SECRET_PURPOSE: &str = "webhook-secret";
 
@@ -374,16 +376,33 @@ pub fn event_id(deployment_id: &str, index: usize) -> String {
     format!("evt_{deployment_id}_{index:03}")
 }
 
-/// Announces the timeline entries of `deployment` from `first` on to the owner's matching
-/// subscriptions. At most one delivery per event and subscription, however often this runs.
-pub async fn emit(app: &App, deployment: &Deployment, first: usize) -> Result<(), ApiError> {
-    let entries = deployment.timeline.iter().enumerate().skip(first);
-    let entries: Vec<_> = entries.collect();
-    if entries.is_empty() {
-        return Ok(());
+/// A delivery recorded with a transition, to be enqueued once the transition is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Announced {
+    user_id: String,
+    webhook_id: String,
+    event_id: String,
+}
+
+/// The writes that announce the timeline entries of `deployment` from `first` on to the
+/// owner's matching subscriptions: a delivery record per event and subscription, and its entry
+/// in the pending index. The caller puts them in the same records transaction as the
+/// transition itself, so an event exists exactly when its transition does; then it calls
+/// [`enqueue_announced`]. A lost enqueue is found by [`resume_pending`].
+pub async fn announcements(
+    app: &App,
+    deployment: &Deployment,
+    first: usize,
+) -> Result<(Vec<Write>, Vec<Announced>), RecordsError> {
+    let mut writes = Vec::new();
+    let mut announced = Vec::new();
+    if deployment.timeline.len() <= first {
+        return Ok((writes, announced));
     }
-    let subscriptions = list_stored(app, &deployment.user_id).await?;
-    for (index, entry) in entries {
+    let subscriptions = list_stored(app, &deployment.user_id)
+        .await
+        .map_err(|error| RecordsError::Unavailable(error.message))?;
+    for (index, entry) in deployment.timeline.iter().enumerate().skip(first) {
         let event_type = format!("deployment.{}", entry.to.as_str());
         let event_id = event_id(&deployment.id, index);
         let event = json!({
@@ -406,25 +425,119 @@ pub async fn emit(app: &App, deployment: &Deployment, first: usize) -> Result<()
                 event: event.clone(),
             };
             let body = serde_json::to_value(&delivery)
-                .map_err(|error| ApiError::from(RecordsError::Internal(error.to_string())))?;
-            let key = RecordKey::new(deliveries_partition(&subscription.id), &event_id);
-            match app.records().create(NewRecord::new(key, body)).await {
-                Ok(_) => {}
-                // Announced already (a step ran twice).
-                Err(RecordsError::ConditionFailed { .. }) => continue,
-                Err(error) => return Err(error.into()),
-            }
-            enqueue(
-                app,
-                &deployment.user_id,
-                &subscription.id,
-                &event_id,
-                Duration::ZERO,
-            )
-            .await?;
+                .map_err(|error| RecordsError::Internal(error.to_string()))?;
+            writes.push(Write::Create(NewRecord::new(
+                RecordKey::new(deliveries_partition(&subscription.id), &event_id),
+                body,
+            )));
+            let pending = Announced {
+                user_id: deployment.user_id.clone(),
+                webhook_id: subscription.id.clone(),
+                event_id: event_id.clone(),
+            };
+            writes.push(Write::Create(NewRecord::new(
+                pending_key(&pending.webhook_id, &pending.event_id),
+                json!({ "user_id": pending.user_id, "since_ms": now_ms() }),
+            )));
+            announced.push(pending);
         }
     }
-    Ok(())
+    Ok((writes, announced))
+}
+
+/// Enqueues the first attempt of each announced delivery; a failure is logged (the pending
+/// index keeps the delivery, and [`resume_pending`] enqueues it later).
+pub async fn enqueue_announced(app: &App, announced: &[Announced]) {
+    for delivery in announced {
+        if let Err(error) = enqueue(
+            app,
+            &delivery.user_id,
+            &delivery.webhook_id,
+            &delivery.event_id,
+            Duration::ZERO,
+        )
+        .await
+        {
+            tracing::warn!(
+                webhook_id = %delivery.webhook_id,
+                event_id = %delivery.event_id,
+                message = %error.message,
+                "webhook delivery not enqueued; the sweep will"
+            );
+        }
+    }
+}
+
+/// Deliveries still pending, for the sweep: one record per delivery until it is delivered or
+/// failed for good.
+const PENDING_PARTITION: &str = "webhooks#pending";
+
+fn pending_key(webhook_id: &str, event_id: &str) -> RecordKey {
+    RecordKey::new(PENDING_PARTITION, format!("{webhook_id}#{event_id}"))
+}
+
+/// How long a pending delivery may go without an attempt before the sweep enqueues it again:
+/// longer than the longest wait between two attempts.
+pub const DELIVERY_STALL: Duration = Duration::from_secs(5 * 60);
+
+/// Enqueues again every pending delivery with no attempt for [`DELIVERY_STALL`] (its message
+/// was lost), as of `now_ms`; returns how many.
+pub async fn resume_pending(app: &App, now_ms: i64) -> Result<usize, RecordsError> {
+    let stall_ms = i64::try_from(DELIVERY_STALL.as_millis()).unwrap_or(i64::MAX);
+    let mut query = Query::partition(PENDING_PARTITION);
+    let mut resumed = 0;
+    loop {
+        let page = app.records().query(&query).await?;
+        for entry in &page.records {
+            let (Some(user_id), Some((webhook_id, event_id))) = (
+                entry.body["user_id"].as_str(),
+                entry.key.sort.split_once('#'),
+            ) else {
+                continue;
+            };
+            let delivery_key = RecordKey::new(deliveries_partition(webhook_id), event_id);
+            let last_activity = match app.records().get(&delivery_key).await? {
+                Some(record) => {
+                    let delivery: Delivery = serde_json::from_value(record.body)
+                        .map_err(|error| RecordsError::Internal(error.to_string()))?;
+                    if delivery.status != "pending" {
+                        clear_pending(app, webhook_id, event_id).await;
+                        continue;
+                    }
+                    delivery
+                        .attempts
+                        .last()
+                        .map_or(delivery.created_at_ms, |attempt| attempt.at_ms)
+                }
+                None => {
+                    clear_pending(app, webhook_id, event_id).await;
+                    continue;
+                }
+            };
+            if now_ms.saturating_sub(last_activity) >= stall_ms {
+                enqueue(app, user_id, webhook_id, event_id, Duration::ZERO)
+                    .await
+                    .map_err(|error| RecordsError::Unavailable(error.message))?;
+                resumed += 1;
+            }
+        }
+        match page.next {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    Ok(resumed)
+}
+
+async fn clear_pending(app: &App, webhook_id: &str, event_id: &str) {
+    match app
+        .records()
+        .delete(&pending_key(webhook_id, event_id), Expect::exists())
+        .await
+    {
+        Ok(()) | Err(RecordsError::ConditionFailed { .. }) => {}
+        Err(error) => tracing::warn!(%error, "pending webhook delivery not cleared"),
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -560,6 +673,8 @@ async fn deliver(app: &App, payload: &DeliverPayload) -> Result<(), ApiError> {
             delay,
         )
         .await?;
+    } else {
+        clear_pending(app, &payload.webhook_id, &payload.event_id).await;
     }
     Ok(())
 }

@@ -185,3 +185,24 @@ pub fn every_standard(user: &User) -> Vec<Value> {
             "initial_supply": "1000", "cap": "10000", "whitelist_only": true }}),
     ]
 }
+
+/// An embedded app over `dir` on the devnets (a networks file written there), with no step
+/// or webhook worker: the test delivers the messages itself.
+pub async fn app_without_worker(dir: &std::path::Path) -> walletless::app::App {
+    let networks_file = dir.join("networks.toml");
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(&networks_file, networks_toml()).unwrap();
+    let config = walletless::config::Config {
+        backend: walletless::config::Backend::Embedded {
+            data_dir: dir.to_path_buf(),
+            public_url: None,
+        },
+        networks_file: Some(networks_file),
+        metadata_base_url: None,
+        step_max_receives: 100,
+    };
+    walletless::app::App::open_embedded(dir, "http://127.0.0.1:1".parse().unwrap(), &config)
+        .await
+        .unwrap()
+        .app
+}

@@ -12,6 +12,7 @@ use crate::chains::issue::DeployedToken;
 use crate::ports::records::{
     Change, Expect, NewRecord, Record, RecordKey, RecordsError, Write, now_unix,
 };
+use crate::webhooks;
 
 /// The partition of deployments not yet final, for the sweep.
 pub const ACTIVE_PARTITION: &str = "deployments#active";
@@ -184,19 +185,20 @@ pub async fn load(
 /// Stores a new deployment and its active-index entry, together.
 pub async fn create(app: &App, deployment: &Deployment) -> Result<Loaded, RecordsError> {
     let body = deployment.body()?;
-    app.records()
-        .transact(vec![
-            Write::Create(
-                NewRecord::new(key(&deployment.user_id, &deployment.id), body)
-                    .with_state(deployment.status.as_str()),
-            ),
-            Write::Create(NewRecord::new(
-                active_key(&deployment.id),
-                json!({ "user_id": deployment.user_id, "since": now_unix() }),
-            )),
-        ])
-        .await?;
-    announce(app, deployment, 0).await;
+    let (announcements, announced) = webhooks::announcements(app, deployment, 0).await?;
+    let mut writes = vec![
+        Write::Create(
+            NewRecord::new(key(&deployment.user_id, &deployment.id), body)
+                .with_state(deployment.status.as_str()),
+        ),
+        Write::Create(NewRecord::new(
+            active_key(&deployment.id),
+            json!({ "user_id": deployment.user_id, "since": now_unix() }),
+        )),
+    ];
+    writes.extend(announcements);
+    app.records().transact(writes).await?;
+    webhooks::enqueue_announced(app, &announced).await;
     Ok(Loaded {
         version: 1,
         deployment: deployment.clone(),
@@ -236,26 +238,14 @@ pub async fn save(
             json!({ "user_id": deployment.user_id, "since": now_unix() }),
         )));
     }
+    // Every new timeline entry is a webhook event, written with the transition.
+    let (announcements, announced) =
+        webhooks::announcements(app, &deployment, loaded.deployment.timeline.len()).await?;
+    writes.extend(announcements);
     app.records().transact(writes).await?;
-    announce(app, &deployment, loaded.deployment.timeline.len()).await;
+    webhooks::enqueue_announced(app, &announced).await;
     Ok(Loaded {
         version: loaded.version + 1,
         deployment,
     })
-}
-
-/// Every saved transition is a webhook event. Announcing is at most once per event and
-/// subscription, so a step that runs twice announces once; a failure is logged, never undoes
-/// the transition.
-async fn announce(app: &App, deployment: &Deployment, first_new_entry: usize) {
-    if deployment.timeline.len() > first_new_entry
-        && let Err(error) = crate::webhooks::emit(app, deployment, first_new_entry).await
-    {
-        tracing::warn!(
-            deployment_id = %deployment.id,
-            code = %error.code.as_str(),
-            message = %error.message,
-            "webhook events not announced"
-        );
-    }
 }

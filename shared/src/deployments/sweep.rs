@@ -33,6 +33,7 @@ pub struct SweepReport {
     pub examined: usize,
     pub resumed: Vec<String>,
     pub failed: Vec<String>,
+    pub webhook_deliveries_resumed: usize,
 }
 
 fn millis(duration: Duration) -> i64 {
@@ -94,6 +95,8 @@ pub async fn sweep(app: &App, now_ms: i64) -> Result<SweepReport, RecordsError> 
             None => break,
         }
     }
+    // Webhook deliveries whose message was lost are resumed by the same sweep.
+    report.webhook_deliveries_resumed = crate::webhooks::resume_pending(app, now_ms).await?;
     if !report.resumed.is_empty() || !report.failed.is_empty() {
         tracing::info!(
             examined = report.examined,

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod adapters;
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod chains;
 pub mod compliance;
 pub mod config;

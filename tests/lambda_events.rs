@@ -322,7 +322,7 @@ async fn deployment_sweep_sample_sweeps_an_empty_store() {
     let report = invoke_scheduled(&app, "deployment-sweep").await.unwrap();
     assert_eq!(
         report,
-        serde_json::json!({ "examined": 0, "resumed": [], "failed": [] })
+        serde_json::json!({ "examined": 0, "resumed": [], "failed": [], "webhook_deliveries_resumed": 0 })
     );
 }
 
@@ -430,7 +430,7 @@ async fn deployment_samples_run_through_their_functions() {
     let report = invoke_scheduled(&app, "deployment-sweep").await.unwrap();
     assert_eq!(
         report,
-        serde_json::json!({ "examined": 1, "resumed": [], "failed": [] })
+        serde_json::json!({ "examined": 1, "resumed": [], "failed": [], "webhook_deliveries_resumed": 0 })
     );
 
     let (status, cancelled, _) = invoke_edited(&app, "cancel-deployment", on_deployment).await;

@@ -22,47 +22,10 @@ use walletless::deployments::sweep;
 use walletless::drafts::service as drafts;
 use walletless::steps::{Outcome, StepRunner};
 use walletless_tests::chains::{
-    Family, User, app_without_worker, environment_of, every_standard, faucet, new_user, save_draft,
+    Family, User, app_without_worker, environment_of, every_standard, faucet, new_user,
+    pass_compliance, request_deployment, save_draft,
 };
 use walletless_tests::family::TestEnv;
-
-/// Runs the compliance checks on the draft so that its gate opens.
-async fn pass_compliance(env: &TestEnv, user: &User, draft_id: &str) {
-    let (status, report) = env
-        .post(
-            &format!("/v1/drafts/{draft_id}/compliance"),
-            Some(&user.token),
-            json!({}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{report}");
-    let (_, _, latest) = env
-        .get(
-            &format!("/v1/drafts/{draft_id}/compliance"),
-            Some(&user.token),
-        )
-        .await;
-    assert_eq!(latest["gate"]["open"], true, "{latest}");
-}
-
-async fn request_deployment(
-    env: &TestEnv,
-    user: &User,
-    draft_id: &str,
-    key: &str,
-) -> (StatusCode, Value) {
-    let response = env
-        .client
-        .post(env.server.url("/v1/deployments"))
-        .bearer_auth(&user.token)
-        .header("idempotency-key", key)
-        .json(&json!({ "draft_id": draft_id }))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
-}
 
 async fn get_deployment(env: &TestEnv, user: &User, id: &str) -> Value {
     let (status, _, body) = env
@@ -218,14 +181,7 @@ struct Queued {
 async fn queued_without_worker(draft: Value, funded: bool) -> Queued {
     let dir = tempfile::tempdir().unwrap();
     let app = app_without_worker(dir.path()).await;
-    let (profile, _) = accounts::register(
-        &app,
-        &walletless_tests::family::unique_email("steps"),
-        walletless_tests::family::PASSWORD.to_string().into(),
-        None,
-    )
-    .await
-    .unwrap();
+    let profile = walletless_tests::chains::registered_user(&app).await;
     if funded {
         let network = app.networks().get("algorand-devnet").unwrap();
         faucet::fund(network, &profile.algorand_address, None)

@@ -12,7 +12,9 @@ use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use walletless_tests::chains::{Family, User, environment_of, faucet, new_user, save_draft};
+use walletless_tests::chains::{
+    Family, User, environment_of, faucet, new_user, pass_compliance, request_deployment, save_draft,
+};
 use walletless_tests::family::TestEnv;
 
 /// What a receiver got: its headers and body, per request.
@@ -109,23 +111,9 @@ async fn a_deployment_s_transitions_reach_its_owner_s_webhook_signed_and_retried
             "asset_name": "Hooked", "unit_name": "HOOK", "total": "1" }}),
     )
     .await;
-    env.post(
-        &format!("/v1/drafts/{draft_id}/compliance"),
-        Some(&owner.token),
-        json!({}),
-    )
-    .await;
-    let response = env
-        .client
-        .post(env.server.url("/v1/deployments"))
-        .bearer_auth(&owner.token)
-        .header("idempotency-key", "hooked")
-        .json(&json!({ "draft_id": draft_id }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let deployment: Value = response.json().await.unwrap();
+    pass_compliance(&env, &owner, &draft_id).await;
+    let (status, deployment) = request_deployment(&env, &owner, &draft_id, "hooked").await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{deployment}");
     let deployment_id = deployment["deployment"]["id"].as_str().unwrap().to_string();
 
     // Six transitions; the first delivery fails once and is retried after its backoff.
@@ -258,18 +246,10 @@ async fn in_aws_mode_only_public_https_targets_are_accepted() {
 /// written with the transition, and the sweep enqueues it again once it has stalled.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_delivery_message_is_resumed_by_the_sweep() {
-    use walletless::accounts::service as accounts;
     use walletless::webhooks;
     let dir = tempfile::tempdir().unwrap();
     let app = walletless_tests::chains::app_without_worker(dir.path()).await;
-    let (profile, _) = accounts::register(
-        &app,
-        &walletless_tests::family::unique_email("lost"),
-        walletless_tests::family::PASSWORD.to_string().into(),
-        None,
-    )
-    .await
-    .unwrap();
+    let profile = walletless_tests::chains::registered_user(&app).await;
     let subscription = webhooks::subscribe(
         &app,
         &profile.user_id,

@@ -679,6 +679,26 @@ async fn deliver(app: &App, payload: &DeliverPayload) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The HTTP client of deliveries, built once per process: attempts share its connection pool.
+fn delivery_client() -> Result<&'static NodeHttp, String> {
+    static CLIENT: std::sync::OnceLock<Result<NodeHttp, String>> = std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            NodeHttp::new(
+                "webhook",
+                "webhook",
+                ClientOptions {
+                    connect_timeout: Duration::from_secs(5),
+                    request_timeout: DELIVERY_TIMEOUT,
+                    retry: RetryPolicy::default().single(),
+                },
+            )
+            .map_err(|error| error.to_string())
+        })
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
 /// One POST of the event: the receiver's status code, or why there was none.
 async fn attempt(
     app: &App,
@@ -699,16 +719,7 @@ async fn attempt(
     let body = delivery.event.to_string();
     let timestamp = now_unix();
     let signed = signature(secret.expose_secret(), timestamp, body.as_bytes());
-    let client = NodeHttp::new(
-        "webhook",
-        "webhook",
-        ClientOptions {
-            connect_timeout: Duration::from_secs(5),
-            request_timeout: DELIVERY_TIMEOUT,
-            retry: RetryPolicy::default().single(),
-        },
-    )
-    .map_err(|error| error.to_string())?;
+    let client = delivery_client()?;
     let request = Outgoing {
         method: http::Method::POST,
         url: &url,

@@ -206,3 +206,55 @@ pub async fn app_without_worker(dir: &std::path::Path) -> walletless::app::App {
         .unwrap()
         .app
 }
+
+/// Runs the compliance checks on the draft so that its gate opens.
+pub async fn pass_compliance(env: &TestEnv, user: &User, draft_id: &str) {
+    let (status, report) = env
+        .post(
+            &format!("/v1/drafts/{draft_id}/compliance"),
+            Some(&user.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    let (_, _, latest) = env
+        .get(
+            &format!("/v1/drafts/{draft_id}/compliance"),
+            Some(&user.token),
+        )
+        .await;
+    assert_eq!(latest["gate"]["open"], true, "{latest}");
+}
+
+/// Requests the deployment of `draft_id` with idempotency key `key`.
+pub async fn request_deployment(
+    env: &TestEnv,
+    user: &User,
+    draft_id: &str,
+    key: &str,
+) -> (StatusCode, Value) {
+    let response = env
+        .client
+        .post(env.server.url("/v1/deployments"))
+        .bearer_auth(&user.token)
+        .header("idempotency-key", key)
+        .json(&json!({ "draft_id": draft_id }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+/// A new user registered straight through the accounts service of `app` (no server).
+pub async fn registered_user(app: &walletless::app::App) -> walletless::accounts::service::Profile {
+    let (profile, _) = walletless::accounts::service::register(
+        app,
+        &crate::family::unique_email("direct"),
+        crate::family::PASSWORD.to_string().into(),
+        None,
+    )
+    .await
+    .unwrap();
+    profile
+}

@@ -776,3 +776,37 @@ mod tests {
         assert_eq!(count.load(Ordering::SeqCst), 1);
     }
 }
+
+/// Clients whose node has passed its first-contact check, by the network's whole
+/// configuration: every later step reuses the client (and its connection pool) instead of
+/// checking the node again. A failed connect is never kept.
+pub(crate) type ConnectedClients<C> = std::sync::Mutex<std::collections::HashMap<String, C>>;
+
+/// The cached client of `network`, or a new one from `connect` (then cached).
+pub(crate) async fn connect_once<C, F, Fut>(
+    clients: &'static OnceLock<ConnectedClients<C>>,
+    network: &crate::networks::Network,
+    connect: F,
+) -> Result<C, ChainError>
+where
+    C: Clone,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<C, ChainError>>,
+{
+    let clients = clients.get_or_init(ConnectedClients::default);
+    let key = format!("{network:?}");
+    let cached = clients
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(&key)
+        .cloned();
+    if let Some(client) = cached {
+        return Ok(client);
+    }
+    let client = connect().await?;
+    clients
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(key, client.clone());
+    Ok(client)
+}

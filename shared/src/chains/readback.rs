@@ -7,7 +7,7 @@ use alloy_primitives::U256;
 use super::algorand::abi::{AbiMethod, AbiValue};
 use super::algorand::algod::AlgodClient;
 use super::algorand::deploy::{AlgorandToken, balance_box, holder_box, text_of_fixed};
-use super::algorand::transaction::{Address, AssetParams, BoxReference};
+use super::algorand::transaction::{Address, AssetParams, BoxReference, SuggestedParams};
 use super::error::ChainError;
 use super::evm::client::{Erc20State, EvmClient};
 use super::issue::DeployedToken;
@@ -118,25 +118,13 @@ async fn read_arc200(
             reason: format!("application {app_id} does not exist"),
         })?;
     // The creator pays the (simulated) fees: it exists and holds Algo.
-    let reader = Reader {
-        client,
-        sender: app.creator,
-        app_id,
-    };
-    let name = reader
-        .call("arc200_name()byte[32]", &[], Vec::new())
-        .await?;
-    let symbol = reader
-        .call("arc200_symbol()byte[8]", &[], Vec::new())
-        .await?;
-    let decimals = reader
-        .call("arc200_decimals()uint8", &[], Vec::new())
-        .await?;
-    let total_supply = reader
-        .call("arc200_totalSupply()uint256", &[], Vec::new())
-        .await?;
-    let cap = reader.call("cap()uint256", &[], Vec::new()).await?;
-    let receiver_balance = arc200_balance(client, app.creator, app_id, receiver).await?;
+    let reader = Reader::new(client, app.creator, app_id).await?;
+    let name = reader.read("arc200_name()byte[32]").await?;
+    let symbol = reader.read("arc200_symbol()byte[8]").await?;
+    let decimals = reader.read("arc200_decimals()uint8").await?;
+    let total_supply = reader.read("arc200_totalSupply()uint256").await?;
+    let cap = reader.read("cap()uint256").await?;
+    let receiver_balance = reader.balance_of(receiver).await?;
     let mut state = Arc200State {
         app_id,
         creator: app.creator,
@@ -156,10 +144,8 @@ async fn read_arc200(
         receiver_whitelisted: None,
     };
     if security {
-        let controller = reader.call("controller()address", &[], Vec::new()).await?;
-        let whitelist_only = reader
-            .call("is_whitelist_only()bool", &[], Vec::new())
-            .await?;
+        let controller = reader.read("controller()address").await?;
+        let whitelist_only = reader.read("is_whitelist_only()bool").await?;
         let whitelisted = reader
             .call(
                 "is_whitelisted(address)bool",
@@ -171,10 +157,7 @@ async fn read_arc200(
         state.whitelist_only = whitelist_only.as_bool();
         state.receiver_whitelisted = whitelisted.as_bool();
     } else {
-        state.owner = reader
-            .call("owner()address", &[], Vec::new())
-            .await?
-            .as_address();
+        state.owner = reader.read("owner()address").await?.as_address();
     }
     Ok(OnChainToken::Arc200(state))
 }
@@ -187,27 +170,51 @@ pub async fn arc200_balance(
     app_id: u64,
     holder: Address,
 ) -> Result<U256, ChainError> {
-    let balance = Reader {
-        client,
-        sender: reader,
-        app_id,
-    }
-    .call(
-        "arc200_balanceOf(address)uint256",
-        &[AbiValue::Address(holder)],
-        vec![balance_box(holder)],
-    )
-    .await?;
-    Ok(balance.as_u256().unwrap_or_default())
+    Reader::new(client, reader, app_id)
+        .await?
+        .balance_of(holder)
+        .await
 }
 
+/// Read-only calls of one application, simulated as sent by `sender` under one set of
+/// suggested params (read once: every call is simulated at the same round anyway).
 struct Reader<'a> {
     client: &'a AlgodClient,
+    params: SuggestedParams,
     sender: Address,
     app_id: u64,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
+    async fn new(
+        client: &'a AlgodClient,
+        sender: Address,
+        app_id: u64,
+    ) -> Result<Reader<'a>, ChainError> {
+        Ok(Reader {
+            client,
+            params: client.suggested_params().await?,
+            sender,
+            app_id,
+        })
+    }
+
+    async fn balance_of(&self, holder: Address) -> Result<U256, ChainError> {
+        let balance = self
+            .call(
+                "arc200_balanceOf(address)uint256",
+                &[AbiValue::Address(holder)],
+                vec![balance_box(holder)],
+            )
+            .await?;
+        Ok(balance.as_u256().unwrap_or_default())
+    }
+
+    /// A method without arguments or boxes.
+    async fn read(&self, signature: &str) -> Result<AbiValue, ChainError> {
+        self.call(signature, &[], Vec::new()).await
+    }
+
     async fn call(
         &self,
         signature: &str,
@@ -218,9 +225,8 @@ impl Reader<'_> {
             network: self.client.network_id().to_string(),
             reason: format!("{signature}: {error}"),
         })?;
-        let params = self.client.suggested_params().await?;
         self.client
-            .call_readonly(&params, self.sender, self.app_id, &method, args, boxes)
+            .call_readonly(&self.params, self.sender, self.app_id, &method, args, boxes)
             .await
     }
 }

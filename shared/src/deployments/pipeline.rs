@@ -400,13 +400,10 @@ async fn sign(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
     let progress = match &prepared.spec {
         TokenSpec::Algorand(token) => {
             let deployer = prepared.deployer.algorand;
-            let stage = *token.stages(deployer).get(index).ok_or_else(|| {
-                Stop::Fail(Failure {
-                    code: ErrorCode::Internal.as_str(),
-                    message: format!("stage {index} is not planned"),
-                    retryable: false,
-                })
-            })?;
+            let stage = *token
+                .stages(deployer)
+                .get(index)
+                .ok_or_else(|| internal(format!("stage {index} is not planned")))?;
             let client = AlgodClient::connect(&prepared.network).await?;
             let note = issue::deployment_note(&note_of(deployment));
             let params = algorand_deploy::preflight(&client, token, deployer, index, &note)
@@ -471,13 +468,9 @@ fn signed_bytes(stage: &StageProgress) -> Result<Vec<Vec<u8>>, Stop> {
         .transactions
         .iter()
         .map(|txn| {
-            BASE64.decode(&txn.signed).map_err(|_| {
-                Stop::Fail(Failure {
-                    code: ErrorCode::Internal.as_str(),
-                    message: format!("the stored bytes of {} are not base64", txn.id),
-                    retryable: false,
-                })
-            })
+            BASE64
+                .decode(&txn.signed)
+                .map_err(|_| internal(format!("the stored bytes of {} are not base64", txn.id)))
         })
         .collect()
 }
@@ -507,13 +500,7 @@ async fn submit(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
     if stage.stage == EVM_STAGE {
         let client = EvmClient::connect(&network).await?;
         for (raw, txn) in bytes.into_iter().zip(&stage.transactions) {
-            let hash: B256 = txn.id.parse().map_err(|_| {
-                Stop::Fail(Failure {
-                    code: ErrorCode::Internal.as_str(),
-                    message: format!("{} is not a transaction hash", txn.id),
-                    retryable: false,
-                })
-            })?;
+            let hash = transaction_hash(txn)?;
             client.submit(&EvmSigned { raw, hash }).await?;
         }
     } else {
@@ -541,11 +528,23 @@ fn saved(loaded: Loaded) -> Result<Progress, Stop> {
 }
 
 fn illegal(error: super::state::IllegalTransition) -> Stop {
+    internal(error.to_string())
+}
+
+/// A failure that means the stored deployment and this code disagree: a bug, not the chain.
+fn internal(message: String) -> Stop {
     Stop::Fail(Failure {
         code: ErrorCode::Internal.as_str(),
-        message: error.to_string(),
+        message,
         retryable: false,
     })
+}
+
+/// The EVM transaction hash a stage recorded as the transaction's id.
+fn transaction_hash(txn: &StageTransaction) -> Result<B256, Stop> {
+    txn.id
+        .parse()
+        .map_err(|_| internal(format!("{} is not a transaction hash", txn.id)))
 }
 
 fn network_of(app: &App, deployment: &Deployment) -> Result<crate::networks::Network, Stop> {
@@ -666,13 +665,7 @@ async fn confirm_evm(
     let Some(txn) = stage.transactions.first() else {
         return Ok(false);
     };
-    let hash: B256 = txn.id.parse().map_err(|_| {
-        Stop::Fail(Failure {
-            code: ErrorCode::Internal.as_str(),
-            message: format!("{} is not a transaction hash", txn.id),
-            retryable: false,
-        })
-    })?;
+    let hash = transaction_hash(txn)?;
     match client
         .wait_for_receipt(hash, network.confirmations, RECEIPT_WAIT)
         .await
@@ -751,38 +744,15 @@ async fn finalize(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::deployments::state::TimelineEntry;
 
+    /// A deployment in `status` whose last timeline entry is at `last_entry_ms`.
     fn deployment(status: Status, last_entry_ms: i64) -> Deployment {
-        Deployment {
-            id: "01J0000000000000000000000D".into(),
-            user_id: "01J0000000000000000000000U".into(),
-            draft_id: "01J0000000000000000000000F".into(),
-            draft: json!({}),
-            draft_version: 1,
-            standard: "asa-ft".into(),
-            network: "algorand-devnet".into(),
-            status,
-            attempt: 1,
-            planned_stages: Vec::new(),
-            stages: Vec::new(),
-            result: None,
-            failure: None,
-            timeline: vec![TimelineEntry {
-                at_ms: last_entry_ms,
-                from: None,
-                to: status,
-                reason: "test".into(),
-                attempt: 1,
-                transaction_ids: Vec::new(),
-                since_previous_ms: 0,
-                error_code: None,
-                retryable: None,
-                message: None,
-            }],
-            created_at_ms: last_entry_ms,
-            updated_at_ms: last_entry_ms,
-        }
+        let mut deployment =
+            Deployment::queued("user", "draft", json!({}), 1, "asa-ft", "algorand-devnet");
+        deployment.status = status;
+        deployment.timeline[0].to = status;
+        deployment.timeline[0].at_ms = last_entry_ms;
+        deployment
     }
 
     #[test]

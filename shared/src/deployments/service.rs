@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::pipeline::{self, Step};
 use super::state::{Status, TimelineEntry};
-use super::store::{self, Deployment, Loaded, now_ms};
+use super::store::{self, Deployment, Loaded};
 use crate::api::{ApiError, ErrorCode};
 use crate::app::App;
 use crate::chains::issue::{self, DeployedToken};
@@ -81,36 +81,14 @@ pub async fn create(app: &App, user_id: &str, draft_id: &str) -> Result<Deployme
         .await
         .map_err(ApiError::from)?;
     compliance::gate(app, user_id, draft_id).await?;
-    let now = now_ms();
-    let deployment = Deployment {
-        id: ulid::Ulid::new().to_string(),
-        user_id: user_id.to_string(),
-        draft_id: draft_id.to_string(),
-        draft: draft.draft.clone(),
-        draft_version: draft.version,
-        standard: prepared.standard.id.to_string(),
-        network: prepared.network.id.clone(),
-        status: Status::Queued,
-        attempt: 1,
-        planned_stages: Vec::new(),
-        stages: Vec::new(),
-        result: None,
-        failure: None,
-        timeline: vec![TimelineEntry {
-            at_ms: now,
-            from: None,
-            to: Status::Queued,
-            reason: "accepted".into(),
-            attempt: 1,
-            transaction_ids: Vec::new(),
-            since_previous_ms: 0,
-            error_code: None,
-            retryable: None,
-            message: None,
-        }],
-        created_at_ms: now,
-        updated_at_ms: now,
-    };
+    let deployment = Deployment::queued(
+        user_id,
+        draft_id,
+        draft.draft.clone(),
+        draft.version,
+        prepared.standard.id,
+        &prepared.network.id,
+    );
     // Stored first: a step must find its deployment. If the step cannot be enqueued, the
     // deployment fails at once with a retryable code, rather than wait for the sweep.
     let loaded = store::create(app, &deployment).await?;

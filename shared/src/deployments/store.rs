@@ -118,6 +118,48 @@ pub struct Loaded {
 }
 
 impl Deployment {
+    /// A new deployment of `draft` (the draft's content at `draft_version`), accepted now:
+    /// Queued, first attempt, its first timeline entry.
+    pub fn queued(
+        user_id: &str,
+        draft_id: &str,
+        draft: Value,
+        draft_version: u64,
+        standard: &str,
+        network: &str,
+    ) -> Self {
+        let now = now_ms();
+        Self {
+            id: ulid::Ulid::new().to_string(),
+            user_id: user_id.to_string(),
+            draft_id: draft_id.to_string(),
+            draft,
+            draft_version,
+            standard: standard.to_string(),
+            network: network.to_string(),
+            status: Status::Queued,
+            attempt: 1,
+            planned_stages: Vec::new(),
+            stages: Vec::new(),
+            result: None,
+            failure: None,
+            timeline: vec![TimelineEntry {
+                at_ms: now,
+                from: None,
+                to: Status::Queued,
+                reason: "accepted".into(),
+                attempt: 1,
+                transaction_ids: Vec::new(),
+                since_previous_ms: 0,
+                error_code: None,
+                retryable: None,
+                message: None,
+            }],
+            created_at_ms: now,
+            updated_at_ms: now,
+        }
+    }
+
     /// Appends the timeline entry of the move to `to` and makes it the status.
     pub fn move_to(
         &mut self,

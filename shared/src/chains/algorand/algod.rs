@@ -19,6 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use base64::Engine;
@@ -38,7 +39,9 @@ use super::transaction::{
     SuggestedParams, TXID_PREFIX, Transaction, TransactionBuilder, TransactionKind,
 };
 use crate::chains::error::ChainError;
-use crate::chains::http::{Body, NodeHttp, Outgoing, Reply, node_message, shortened};
+use crate::chains::http::{
+    Body, ConnectedClients, NodeHttp, Outgoing, Reply, connect_once, node_message, shortened,
+};
 use crate::networks::{ChainParams, Network, NetworkRegistry};
 
 pub use crate::chains::http::{
@@ -193,8 +196,13 @@ impl AlgodClient {
     }
 
     /// The client of `network`, with the production timeouts and retries.
+    /// The node is checked on first contact only: later calls reuse the client.
     pub async fn connect(network: &Network) -> Result<Self, ChainError> {
-        Self::connect_with(network, ClientOptions::default()).await
+        static CLIENTS: OnceLock<ConnectedClients<AlgodClient>> = OnceLock::new();
+        connect_once(&CLIENTS, network, || {
+            Self::connect_with(network, ClientOptions::default())
+        })
+        .await
     }
 
     /// The client of `network`, once its node has shown the configured genesis id and hash.

@@ -15,6 +15,7 @@
 //! - Answers are read into small types of the fields used; unknown fields are ignored, so
 //!   other node implementations and newer versions keep working.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use alloy_primitives::{Address, B256, Bytes, U64, U128, U256};
@@ -27,7 +28,7 @@ use super::contracts::{self, DEFAULT_ADMIN_ROLE};
 use super::rpc::{CallError, NodeError, RpcTransport};
 use super::transaction::{PreparedTransaction, SignedTransaction, fee_caps, gas_limit_for};
 use crate::chains::error::ChainError;
-use crate::chains::http::ClientOptions;
+use crate::chains::http::{ClientOptions, ConnectedClients, connect_once};
 use crate::networks::{ChainParams, Network};
 
 const FAMILY: &str = "EVM";
@@ -108,8 +109,13 @@ pub struct TokenRoles {
 
 impl EvmClient {
     /// The client of `network`, with the production timeouts and retries.
+    /// The node is checked on first contact only: later calls reuse the client.
     pub async fn connect(network: &Network) -> Result<Self, ChainError> {
-        Self::connect_with(network, ClientOptions::default()).await
+        static CLIENTS: OnceLock<ConnectedClients<EvmClient>> = OnceLock::new();
+        connect_once(&CLIENTS, network, || {
+            Self::connect_with(network, ClientOptions::default())
+        })
+        .await
     }
 
     /// The client of `network`, once its node has answered `eth_chainId` with the configured

@@ -390,23 +390,24 @@ async fn key_export_gives_the_keys_of_the_addresses(env: &TestEnv) {
     assert_eq!(body["error"]["retryable"], true);
     assert!(headers.contains_key("retry-after"));
 
-    // Each export left a security event for the audit trail.
+    // Each export is an event in the user's audit chain, by the user, with its request.
     let user_id = registered["user_id"].as_str().unwrap();
-    let events = env
-        .backstage()
-        .await
-        .records()
-        .query(&walletless::ports::Query::partition(format!(
-            "user#{user_id}#security-events"
-        )))
-        .await
-        .unwrap();
-    assert_eq!(events.records.len(), 3);
+    let filter = walletless::audit::AuditFilter {
+        event_type: Some(walletless::audit::types::KEY_EXPORTED.into()),
+        ..Default::default()
+    };
+    let events =
+        walletless::audit::list(env.backstage().await.records(), user_id, &filter, None, 100)
+            .await
+            .unwrap()
+            .events;
+    assert_eq!(events.len(), 3);
     assert!(
         events
-            .records
             .iter()
-            .all(|event| event.body["type"] == "key_exported")
+            .all(|event| event.actor == format!("user:{user_id}")
+                && event.request_id.is_some()
+                && event.payload.get("evm_private_key").is_none())
     );
 }
 

@@ -27,6 +27,11 @@ macro_rules! archive_contract {
                 link_lifetime_is_bounded,
                 concurrent_overwrites_are_atomic,
                 health_ok,
+                streamed_upload_round_trip,
+                streamed_upload_is_invisible_until_finished,
+                aborted_upload_leaves_nothing,
+                empty_streamed_upload_is_an_empty_object,
+                start_upload_refuses_invalid_keys_and_content_types,
             ],
             links: [
                 download_link_fetches_the_object,
@@ -69,10 +74,14 @@ mod embedded {
     use super::{contract, query_param, unix_now};
     use contract::LinkProbe;
     use futures::future::BoxFuture;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt as _;
+    use std::path::Path;
     use std::sync::Arc;
-    use std::time::Duration;
+    use std::time::{Duration, Instant};
     use walletless::adapters::embedded::dir_archive::{DirArchive, LinkError};
     use walletless::ports::Archive;
+    use walletless::ports::archive::UPLOAD_PART_BYTES;
 
     const BASE_URL: &str = "http://127.0.0.1:8080/";
 
@@ -174,6 +183,76 @@ mod embedded {
         );
     }
 
+    /// Every file under `root`, as sorted paths relative to it.
+    fn files_under(root: &Path) -> Vec<String> {
+        let mut files = Vec::new();
+        let mut directories = vec![root.to_path_buf()];
+        while let Some(directory) = directories.pop() {
+            for entry in fs::read_dir(&directory).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    directories.push(path);
+                } else {
+                    let relative = path.strip_prefix(root).unwrap();
+                    files.push(relative.to_str().unwrap().to_owned());
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    /// Whole parts reach the disk as they fill (memory stays bounded), in a private staging
+    /// file that abort, drop and finish all leave behind.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn streamed_uploads_stage_on_disk_and_leave_no_staging_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = open(dir.path());
+        let root = dir.path().join("archive");
+        let more_than_a_part = vec![b'x'; UPLOAD_PART_BYTES + 1];
+
+        let mut aborted = archive
+            .start_upload("a/aborted", "text/plain")
+            .await
+            .unwrap();
+        aborted.write(&more_than_a_part).await.unwrap();
+        let staged = files_under(&root);
+        assert!(
+            matches!(staged.as_slice(), [name] if name.starts_with("a/aborted~object~staging-")),
+            "{staged:?}"
+        );
+        let metadata = fs::metadata(root.join(&staged[0])).unwrap();
+        assert!(
+            metadata.len() >= UPLOAD_PART_BYTES as u64,
+            "{}",
+            metadata.len()
+        );
+        assert_eq!(metadata.permissions().mode() & 0o777, 0o600);
+        aborted.abort().await.unwrap();
+        assert_eq!(files_under(&root), Vec::<String>::new());
+
+        let mut dropped = archive
+            .start_upload("a/dropped", "text/plain")
+            .await
+            .unwrap();
+        dropped.write(&more_than_a_part).await.unwrap();
+        drop(dropped);
+        // The staging file is removed on a blocking thread.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !files_under(&root).is_empty() {
+            assert!(Instant::now() < deadline, "left {:?}", files_under(&root));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+
+        let mut finished = archive
+            .start_upload("a/finished", "text/plain")
+            .await
+            .unwrap();
+        finished.write(&more_than_a_part).await.unwrap();
+        finished.finish().await.unwrap();
+        assert_eq!(files_under(&root), ["a/finished~object"]);
+    }
+
     #[tokio::test]
     async fn expired_links_are_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -204,6 +283,7 @@ mod aws {
     use std::time::Duration;
     use walletless::adapters::aws::kms::{KEY_SPEC, KEY_USAGE};
     use walletless::adapters::aws::s3::{S3Archive, SSE_KMS, SSE_S3};
+    use walletless::ports::archive::UPLOAD_PART_BYTES;
     use walletless::ports::{Archive, ArchiveError};
     use walletless_tests::aws::{emulator_config, unique_name};
 
@@ -339,11 +419,88 @@ mod aws {
             .put("k", b"x".to_vec(), "text/plain")
             .await
             .unwrap_err();
-        for error in [health, put] {
+        let start_upload = archive.start_upload("k", "text/plain").await.unwrap_err();
+        for error in [health, put, start_upload] {
             assert!(
                 matches!(&error, ArchiveError::Unavailable(message) if message.contains(&bucket)),
                 "{error:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn streamed_objects_are_encrypted_at_rest() {
+        let (s3, bucket, key_arn) = provision().await;
+        for (kms_key_id, sse) in [(Some(key_arn.clone()), SSE_KMS), (None, SSE_S3)] {
+            let archive = S3Archive::new(s3.clone(), bucket.clone(), kms_key_id.clone());
+            // The empty object is stored differently, so it is checked too.
+            for body in [&b"x"[..], b""] {
+                let key = format!("{}/{}", kms_key_id.is_some(), body.len());
+                let mut upload = archive.start_upload(&key, "text/plain").await.unwrap();
+                upload.write(body).await.unwrap();
+                upload.finish().await.unwrap();
+                let head = s3
+                    .head_object()
+                    .bucket(&bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    head.server_side_encryption(),
+                    Some(&ServerSideEncryption::from(sse)),
+                    "{key}"
+                );
+                assert_eq!(head.ssekms_key_id(), kms_key_id.as_deref(), "{key}");
+            }
+        }
+    }
+
+    /// Parts go to S3 as they fill, and no multipart upload stays open after abort or finish.
+    #[tokio::test]
+    async fn parts_are_sent_as_they_fill_and_no_upload_stays_open() {
+        let (s3, bucket, key_arn) = provision().await;
+        let archive = S3Archive::new(s3.clone(), bucket.clone(), Some(key_arn));
+        let open_uploads = || async {
+            let listed = s3
+                .list_multipart_uploads()
+                .bucket(&bucket)
+                .send()
+                .await
+                .unwrap();
+            listed.uploads().to_vec()
+        };
+
+        let mut upload = archive.start_upload("big", "text/plain").await.unwrap();
+        upload
+            .write(&vec![b'x'; UPLOAD_PART_BYTES + 1])
+            .await
+            .unwrap();
+        let [open] = open_uploads().await.try_into().unwrap();
+        // Moto answers ListParts with a root element the SDK rejects, so ask it directly.
+        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+        let parts = reqwest::get(format!(
+            "{endpoint}/{bucket}/big?uploadId={}",
+            open.upload_id().unwrap()
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+        assert_eq!(parts.matches("<Part>").count(), 1, "{parts}");
+        assert!(
+            parts.contains(&format!("<Size>{UPLOAD_PART_BYTES}</Size>")),
+            "{parts}"
+        );
+        upload.abort().await.unwrap();
+        assert_eq!(open_uploads().await, []);
+
+        for body in [&b""[..], b"x"] {
+            let mut upload = archive.start_upload("small", "text/plain").await.unwrap();
+            upload.write(body).await.unwrap();
+            upload.finish().await.unwrap();
+        }
+        assert_eq!(open_uploads().await, []);
     }
 }

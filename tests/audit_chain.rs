@@ -46,6 +46,11 @@ audit_cases!(
     tampered_payload_is_named_by_verify,
     list_filters_and_paginates,
     float_payloads_are_refused_and_nothing_is_written,
+    transact_writes_events_and_writes_together,
+    transact_retries_when_another_append_takes_the_sequence,
+    concurrent_transacts_with_several_events_keep_one_chain,
+    empty_ids_are_refused,
+    audit_records_never_expire,
 );
 
 /// Every event of `tenant`'s chain, read through `list` a small page at a time.
@@ -79,6 +84,55 @@ fn event(event_type: &str, subject: &str, n: u64) -> NewAuditEvent {
 
 fn sequences(events: &[AuditEvent]) -> Vec<u64> {
     events.iter().map(|e| e.sequence).collect()
+}
+
+/// A store on which another writer appends to `tenant-r` just before the first
+/// transaction commits: the race `audit::transact` must survive.
+#[derive(Debug)]
+struct AppendsBeforeFirstTransaction {
+    inner: Store,
+    raced: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl RecordStore for AppendsBeforeFirstTransaction {
+    async fn get(
+        &self,
+        key: &RecordKey,
+    ) -> Result<Option<walletless::ports::Record>, RecordsError> {
+        self.inner.get(key).await
+    }
+    async fn create(&self, record: NewRecord) -> Result<walletless::ports::Record, RecordsError> {
+        self.inner.create(record).await
+    }
+    async fn update(
+        &self,
+        key: &RecordKey,
+        expect: Expect,
+        change: Change,
+    ) -> Result<walletless::ports::Record, RecordsError> {
+        self.inner.update(key, expect, change).await
+    }
+    async fn delete(&self, key: &RecordKey, expect: Expect) -> Result<(), RecordsError> {
+        self.inner.delete(key, expect).await
+    }
+    async fn query(
+        &self,
+        query: &walletless::ports::Query,
+    ) -> Result<walletless::ports::Page, RecordsError> {
+        self.inner.query(query).await
+    }
+    async fn transact(&self, writes: Vec<Write>) -> Result<(), RecordsError> {
+        if !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            audit::append(&*self.inner, "tenant-r", event("raced", "x", 9))
+                .await
+                .expect("racing append");
+        }
+        self.inner.transact(writes).await
+    }
+    async fn health(&self) -> Result<(), RecordsError> {
+        self.inner.health().await
+    }
 }
 
 mod cases {
@@ -392,6 +446,139 @@ mod cases {
             .await,
             Err(AuditError::Invalid(_))
         ));
+    }
+
+    pub async fn transact_writes_events_and_writes_together(store: Store) {
+        let key = RecordKey::new("things", "t1");
+        let events = vec![
+            event("thing.created", "t1", 1),
+            event("thing.noted", "t1", 2),
+        ];
+        let written = audit::transact(
+            &*store,
+            "tenant-t",
+            vec![Write::Create(NewRecord::new(key.clone(), json!({"v": 1})))],
+            events,
+        )
+        .await
+        .expect("transact");
+        assert_eq!(
+            sequences(&written),
+            [1, 2],
+            "several events get consecutive sequences"
+        );
+        assert_eq!(written[1].previous_hash, written[0].hash);
+        assert!(store.get(&key).await.unwrap().is_some());
+
+        // The caller's own write fails its condition: nothing at all is written, and the
+        // conflict names the caller's write.
+        let refused = audit::transact(
+            &*store,
+            "tenant-t",
+            vec![Write::Create(NewRecord::new(key.clone(), json!({"v": 2})))],
+            vec![event("thing.created", "t1", 3)],
+        )
+        .await;
+        assert!(
+            matches!(
+                refused,
+                Err(RecordsError::TransactionConflict { index: 0, .. })
+            ),
+            "{refused:?}"
+        );
+        let chain = whole_chain(&store, "tenant-t").await;
+        assert_eq!(sequences(&chain), [1, 2], "no event without its write");
+        assert_eq!(audit::verify(&chain), Ok(()));
+    }
+
+    pub async fn transact_retries_when_another_append_takes_the_sequence(store: Store) {
+        audit::append(&*store, "tenant-r", event("first", "x", 0))
+            .await
+            .unwrap();
+        // Another writer appends between this transact's read of the head and its commit.
+        let racing: Store = Arc::new(AppendsBeforeFirstTransaction {
+            inner: Arc::clone(&store),
+            raced: std::sync::atomic::AtomicBool::new(false),
+        });
+        let key = RecordKey::new("things", "raced");
+        let written = audit::transact(
+            &*racing,
+            "tenant-r",
+            vec![Write::Create(NewRecord::new(key.clone(), json!({})))],
+            vec![event("thing.created", "raced", 1)],
+        )
+        .await
+        .expect("retried past the race");
+        assert_eq!(sequences(&written), [3], "after the racing append at 2");
+        let chain = whole_chain(&store, "tenant-r").await;
+        assert_eq!(sequences(&chain), [1, 2, 3]);
+        assert_eq!(chain[1].event_type, "raced");
+        assert_eq!(audit::verify(&chain), Ok(()));
+        assert!(store.get(&key).await.unwrap().is_some());
+    }
+
+    pub async fn concurrent_transacts_with_several_events_keep_one_chain(store: Store) {
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..10u64 {
+            let store = Arc::clone(&store);
+            tasks.spawn(async move {
+                let key = RecordKey::new("things", format!("c{n}"));
+                audit::transact(
+                    &*store,
+                    "tenant-c",
+                    vec![Write::Create(NewRecord::new(key, json!({ "n": n })))],
+                    vec![event("a", "c", n), event("b", "c", n)],
+                )
+                .await
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            joined.expect("task").expect("transact");
+        }
+        let chain = whole_chain(&store, "tenant-c").await;
+        assert_eq!(sequences(&chain), (1..=20).collect::<Vec<_>>());
+        assert_eq!(audit::verify(&chain), Ok(()));
+        // Each transaction's two events are adjacent: nobody slipped in between.
+        for pair in chain.chunks(2) {
+            assert_eq!(pair[0].payload["n"], pair[1].payload["n"]);
+            assert_eq!(
+                (pair[0].event_type.as_str(), pair[1].event_type.as_str()),
+                ("a", "b")
+            );
+        }
+    }
+
+    /// The records table expires items by TTL; audit events must never carry one, so they
+    /// stay for the whole retention (and beyond, until deliberately archived).
+    pub async fn audit_records_never_expire(store: Store) {
+        audit::append(&*store, "tenant-x", event("a", "x", 1))
+            .await
+            .unwrap();
+        audit::transact(&*store, "tenant-x", vec![], vec![event("b", "x", 2)])
+            .await
+            .unwrap();
+        for sequence in [1, 2] {
+            let record = store
+                .get(&audit::event_key("tenant-x", sequence))
+                .await
+                .unwrap()
+                .expect("stored");
+            assert_eq!(record.expires_at, None, "event {sequence}");
+        }
+    }
+
+    pub async fn empty_ids_are_refused(store: Store) {
+        let refused = audit::append(
+            &*store,
+            "tenant-e",
+            NewAuditEvent::new("user:a", "x", Subject::new("k", "i")).with_request_id(""),
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(AuditError::Invalid(_))),
+            "{refused:?}"
+        );
+        assert_eq!(audit::head(&*store, "tenant-e").await.unwrap(), None);
     }
 
     pub async fn float_payloads_are_refused_and_nothing_is_written(store: Store) {

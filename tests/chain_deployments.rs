@@ -178,26 +178,30 @@ async fn on_the_aws_adapters_the_key_is_opened_through_kms_for_each_signature() 
         3,
         "create, then fund + bootstrap"
     );
-    // One opening of the seed per signed stage, each recorded for the audit trail.
-    let events = app
-        .records()
-        .query(&walletless::ports::records::Query::partition(format!(
-            "user#{}#security-events",
-            user.id
-        )))
+    // One opening of the seed per signed stage, each recorded in the user's audit chain.
+    let filter = walletless::audit::AuditFilter {
+        event_type: Some(walletless::audit::types::KEY_DECRYPTED_FOR_SIGNING.into()),
+        ..Default::default()
+    };
+    let events = walletless::audit::list(app.records(), &user.id, &filter, None, 100)
         .await
-        .unwrap();
+        .unwrap()
+        .events;
     let purposes: Vec<&str> = events
-        .records
         .iter()
-        .filter(|record| record.body["type"] == "key_decrypted_for_signing")
-        .map(|record| record.body["purpose"].as_str().unwrap())
+        .map(|event| {
+            assert_eq!(
+                event.subject,
+                walletless::audit::Subject::new("draft", &draft_id)
+            );
+            event.payload["purpose"].as_str().unwrap()
+        })
         .collect();
     assert_eq!(
         purposes,
         [
-            format!("draft {draft_id}: create_application"),
-            format!("draft {draft_id}: fund_and_bootstrap"),
+            "direct deployment: create_application",
+            "direct deployment: fund_and_bootstrap",
         ]
     );
 }
@@ -247,9 +251,15 @@ impl AppCaller<'_> {
         if group.len() > 1 {
             assign_group_id(&mut group).unwrap();
         }
-        let seed = accounts::open_signing_seed(self.app, &self.user.id, "test call")
-            .await
-            .unwrap();
+        let seed = accounts::open_signing_seed(
+            self.app,
+            &self.user.id,
+            walletless::audit::Subject::new("application", self.app_id.to_string()),
+            "test call",
+            &walletless::audit::Origin::system("test"),
+        )
+        .await
+        .unwrap();
         let key = seed.algorand_key();
         let signed: Vec<_> = group.iter().map(|txn| txn.sign(&key)).collect();
         drop(seed);

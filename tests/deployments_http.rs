@@ -27,6 +27,11 @@ use walletless_tests::chains::{
 };
 use walletless_tests::family::TestEnv;
 
+/// The audit origin of calls this test makes straight to the services.
+fn test_origin() -> walletless::audit::Origin {
+    walletless::audit::Origin::system("test")
+}
+
 async fn get_deployment(env: &TestEnv, user: &User, id: &str) -> Value {
     let (status, _, body) = env
         .get(&format!("/v1/deployments/{id}"), Some(&user.token))
@@ -188,11 +193,13 @@ async fn queued_without_worker(draft: Value, funded: bool) -> Queued {
             .await
             .unwrap();
     }
-    let draft = drafts::create(&app, &profile.user_id, draft).await.unwrap();
-    compliance::run(&app, &profile.user_id, &draft.id)
+    let draft = drafts::create(&app, &profile.user_id, draft, &test_origin())
         .await
         .unwrap();
-    let deployment = deployments::create(&app, &profile.user_id, &draft.id)
+    compliance::run(&app, &profile.user_id, &draft.id, &test_origin())
+        .await
+        .unwrap();
+    let deployment = deployments::create(&app, &profile.user_id, &draft.id, &test_origin())
         .await
         .unwrap();
     Queued {
@@ -368,7 +375,7 @@ async fn a_queued_deployment_can_be_cancelled_and_a_failed_one_retried() {
     )
     .await;
     pass_compliance(&env, &user, &draft_id).await;
-    let queued = deployments::create(&app, &user.id, &draft_id)
+    let queued = deployments::create(&app, &user.id, &draft_id, &test_origin())
         .await
         .unwrap();
     let (status, body) = env
@@ -584,9 +591,15 @@ async fn a_transaction_the_node_refuses_fails_the_deployment_with_its_code() {
         }),
     )
     .build();
-    let seed = accounts::open_signing_seed(&app, &profile.user_id, "test: spend elsewhere")
-        .await
-        .unwrap();
+    let seed = accounts::open_signing_seed(
+        &app,
+        &profile.user_id,
+        walletless::audit::Subject::new("test", "drain"),
+        "test: spend elsewhere",
+        &walletless::audit::Origin::system("test"),
+    )
+    .await
+    .unwrap();
     let signed = drain.sign(&seed.algorand_key());
     drop(seed);
     client.submit(&signed.to_msgpack()).await.unwrap();
@@ -612,7 +625,7 @@ async fn a_transaction_the_node_refuses_fails_the_deployment_with_its_code() {
     assert!(failed.stages[0].sending, "it was being sent when refused");
     assert_eq!(client.account(&me).await.unwrap().total_created_assets, 0);
     // Its attempt sent something: a retry is refused (it could not know nothing landed).
-    let refused = deployments::retry(&app, &profile.user_id, &deployment.id)
+    let refused = deployments::retry(&app, &profile.user_id, &deployment.id, &test_origin())
         .await
         .unwrap_err();
     assert_eq!(refused.code.as_str(), "DEPLOYMENT_STATE_CONFLICT");

@@ -24,6 +24,7 @@ fn assert_every_dependency_ok(body: &Value) {
         "key_vault",
         "step_queue",
         "webhook_queue",
+        "audit_export_queue",
         "archive",
     ] {
         assert_eq!(body["dependencies"][dependency]["ok"], true, "{body}");

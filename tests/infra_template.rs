@@ -36,6 +36,10 @@ const WEBHOOK_PRODUCERS: &[&str] = &[
     "step-worker",
 ];
 
+/// The functions whose code enqueues audit export jobs: the route that requests an export.
+/// Its consumer never sends (a job is retried by releasing its message).
+const AUDIT_EXPORT_PRODUCERS: &[&str] = &["create-audit-export"];
+
 /// Each queue consumer of `steps::CONSUMER_FUNCTIONS` with the `walletless::lambda` entry
 /// point its binary calls and the runner that entry point serves (whose queue it consumes).
 fn consumer_runners() -> Vec<(&'static str, &'static str, StepRunner)> {
@@ -46,6 +50,11 @@ fn consumer_runners() -> Vec<(&'static str, &'static str, StepRunner)> {
             "serve_webhook_deliveries",
             StepRunner::webhook_deliveries(),
         ),
+        (
+            "audit-export-worker",
+            "serve_audit_exports",
+            StepRunner::audit_exports(),
+        ),
     ]
 }
 
@@ -54,14 +63,29 @@ fn queue_variables(queue: QueueName) -> (&'static str, &'static str) {
     match queue {
         QueueName::Steps => (vars::STEP_QUEUE_URL, vars::STEP_DEAD_LETTER_QUEUE_URL),
         QueueName::Webhooks => (vars::WEBHOOK_QUEUE_URL, vars::WEBHOOK_DEAD_LETTER_QUEUE_URL),
+        QueueName::AuditExports => (
+            vars::AUDIT_EXPORT_QUEUE_URL,
+            vars::AUDIT_EXPORT_DEAD_LETTER_QUEUE_URL,
+        ),
     }
 }
 
-/// Who may send to each queue: its producers plus its own consumers.
+/// Who may send to each queue: its producers, plus its own consumer where that one sends too.
 fn queue_producers(queue: QueueName) -> &'static [&'static str] {
     match queue {
         QueueName::Steps => STEP_PRODUCERS,
         QueueName::Webhooks => WEBHOOK_PRODUCERS,
+        QueueName::AuditExports => AUDIT_EXPORT_PRODUCERS,
+    }
+}
+
+/// Whether a queue's consumer sends to its own queue: the step worker chains the next step,
+/// the webhook worker enqueues a failed delivery's next attempt; the audit export worker
+/// only receives.
+fn consumer_sends(queue: QueueName) -> bool {
+    match queue {
+        QueueName::Steps | QueueName::Webhooks => true,
+        QueueName::AuditExports => false,
     }
 }
 
@@ -80,10 +104,13 @@ const FUNCTION_ENVIRONMENT: &[&str] = &[
     vars::STEP_DEAD_LETTER_QUEUE_URL,
     vars::WEBHOOK_QUEUE_URL,
     vars::WEBHOOK_DEAD_LETTER_QUEUE_URL,
+    vars::AUDIT_EXPORT_QUEUE_URL,
+    vars::AUDIT_EXPORT_DEAD_LETTER_QUEUE_URL,
     vars::ARCHIVE_BUCKET,
     vars::NETWORKS_FILE,
     vars::METADATA_BASE_URL,
     vars::STEP_MAX_RECEIVES,
+    walletless::metrics::NAMESPACE_VAR,
     "RUST_LOG",
 ];
 
@@ -343,19 +370,95 @@ impl Template {
     /// Whether a function may do `action` on the resource `resource_id` of the template.
     fn allows(&self, function: &Function<'_>, action: &str, resource_id: &str) -> bool {
         self.statements(function).into_iter().any(|statement| {
-            let action_matches = as_list(&statement["Action"]).into_iter().any(|pattern| {
-                let pattern = pattern.as_str().unwrap_or("");
-                match pattern.strip_suffix('*') {
-                    Some(prefix) => action.starts_with(prefix),
-                    None => pattern == action,
-                }
-            });
             let resource_matches = as_list(&statement["Resource"])
                 .into_iter()
                 .any(|resource| resource == "*" || referenced_id(resource) == Some(resource_id));
-            statement["Effect"] == "Allow" && action_matches && resource_matches
+            statement["Effect"] == "Allow" && allows_action(statement, action) && resource_matches
         })
     }
+
+    /// Whether a function may do `action` on the object `key` of the template's bucket
+    /// `bucket_id`: a statement on `*` or on `!Sub ${<bucket_id>.Arn}/<pattern>` covering it.
+    fn allows_object(
+        &self,
+        function: &Function<'_>,
+        action: &str,
+        bucket_id: &str,
+        key: &str,
+    ) -> bool {
+        let prefix = format!("${{{bucket_id}.Arn}}/");
+        self.statements(function).into_iter().any(|statement| {
+            let resource_matches = as_list(&statement["Resource"]).into_iter().any(|resource| {
+                resource == "*"
+                    || resource["Fn::Sub"]
+                        .as_str()
+                        .and_then(|arn| arn.strip_prefix(&prefix))
+                        .is_some_and(|pattern| wildcard_matches(pattern, key))
+            });
+            statement["Effect"] == "Allow" && allows_action(statement, action) && resource_matches
+        })
+    }
+
+    /// Whether a function may have S3 use the key `key_id` for `action` on its behalf: a
+    /// statement on the key without a condition, or limited to calls through S3.
+    fn allows_key_through_s3(&self, function: &Function<'_>, action: &str, key_id: &str) -> bool {
+        let through_s3 = json!({ "Fn::Sub": "s3.${AWS::Region}.amazonaws.com" });
+        self.statements(function).into_iter().any(|statement| {
+            let condition = &statement["Condition"];
+            let condition_matches = condition.is_null()
+                || *condition == json!({ "StringEquals": { "kms:ViaService": through_s3 } });
+            let resource_matches = as_list(&statement["Resource"])
+                .into_iter()
+                .any(|resource| referenced_id(resource) == Some(key_id));
+            statement["Effect"] == "Allow"
+                && allows_action(statement, action)
+                && resource_matches
+                && condition_matches
+        })
+    }
+}
+
+/// Whether one of a statement's actions (exact, or a prefix ending in `*`) is `action`.
+fn allows_action(statement: &Value, action: &str) -> bool {
+    as_list(&statement["Action"]).into_iter().any(|pattern| {
+        let pattern = pattern.as_str().unwrap_or("");
+        match pattern.strip_suffix('*') {
+            Some(prefix) => action.starts_with(prefix),
+            None => pattern == action,
+        }
+    })
+}
+
+/// Whether an IAM resource pattern (`*` for any run of characters, `?` for one) matches
+/// `text`.
+fn wildcard_matches(pattern: &str, text: &str) -> bool {
+    match pattern.chars().next() {
+        None => text.is_empty(),
+        Some('*') => {
+            let rest = &pattern[1..];
+            text.char_indices()
+                .map(|(at, _)| at)
+                .chain([text.len()])
+                .any(|at| wildcard_matches(rest, &text[at..]))
+        }
+        Some(first) => text.chars().next().is_some_and(|next| {
+            (first == '?' || first == next)
+                && wildcard_matches(&pattern[first.len_utf8()..], &text[next.len_utf8()..])
+        }),
+    }
+}
+
+#[test]
+fn wildcards_match_as_iam_does() {
+    assert!(wildcard_matches(
+        "tenants/*",
+        "tenants/a/audit-exports/b.csv"
+    ));
+    assert!(wildcard_matches("*", ""));
+    assert!(wildcard_matches("tenants/?/x", "tenants/a/x"));
+    assert!(!wildcard_matches("tenants/*", "arc3/a"));
+    assert!(!wildcard_matches("tenants/?/x", "tenants/ab/x"));
+    assert!(!wildcard_matches("tenants/a", "tenants/ab"));
 }
 
 fn as_number(value: &Value, what: &str) -> u64 {
@@ -564,6 +667,8 @@ fn every_function_gets_the_whole_configuration() {
     template.environment_target(vars::STEP_DEAD_LETTER_QUEUE_URL, "AWS::SQS::Queue");
     template.environment_target(vars::WEBHOOK_QUEUE_URL, "AWS::SQS::Queue");
     template.environment_target(vars::WEBHOOK_DEAD_LETTER_QUEUE_URL, "AWS::SQS::Queue");
+    template.environment_target(vars::AUDIT_EXPORT_QUEUE_URL, "AWS::SQS::Queue");
+    template.environment_target(vars::AUDIT_EXPORT_DEAD_LETTER_QUEUE_URL, "AWS::SQS::Queue");
     template.environment_target(vars::ARCHIVE_BUCKET, "AWS::S3::Bucket");
 
     let mut log_groups = BTreeSet::new();
@@ -743,7 +848,7 @@ fn only_each_queues_producers_may_send_to_it_and_only_its_consumer_receives() {
         let expected: BTreeSet<&str> = queue_producers(runner.queue())
             .iter()
             .copied()
-            .chain([*consumer])
+            .chain(consumer_sends(runner.queue()).then_some(*consumer))
             .collect();
         let senders: BTreeSet<&str> = functions
             .iter()
@@ -754,7 +859,7 @@ fn only_each_queues_producers_may_send_to_it_and_only_its_consumer_receives() {
             expected,
             senders,
             "{TEMPLATE}: the functions allowed sqs:SendMessage on {queue} differ from its \
-             producers and its consumer {consumer}: {}",
+             producers (and its consumer {consumer}, if that one sends): {}",
             set_drift(&expected, &senders)
         );
 
@@ -867,6 +972,85 @@ fn webhook_worker_may_open_secrets_and_record_attempts() {
             );
         }
     }
+}
+
+/// The audit export worker streams an export into the archive (a multipart upload, aborted
+/// when the job fails), stores its manifest and completes the export record with its audit
+/// event; get-audit-export presigns the download links, which carry its own permissions.
+#[test]
+fn audit_exports_may_be_written_and_downloaded() {
+    let template = Template::load();
+    let table = template.environment_target(vars::RECORDS_TABLE, "AWS::DynamoDB::Table");
+    let bucket = template.environment_target(vars::ARCHIVE_BUCKET, "AWS::S3::Bucket");
+    let key = template.environment_target(vars::KMS_KEY_ID, "AWS::KMS::Key");
+    let file = walletless::audit::exports::file_key(
+        "01JDEXAMPLEUSER000000000000",
+        "01M8M00000000000000000EXP0",
+        walletless::audit::export::ExportFormat::Csv,
+    );
+    let objects = [file.clone(), walletless::audit::export::manifest_key(&file)];
+
+    let (consumer, _, _) = consumer_runners()
+        .into_iter()
+        .find(|(_, _, runner)| runner.queue() == QueueName::AuditExports)
+        .unwrap_or_else(|| panic!("no consumer of the audit exports queue"));
+    let worker = template.function_by_binary(consumer);
+    let id = worker.logical_id;
+    for action in [
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+    ] {
+        assert!(
+            template.allows(&worker, action, table),
+            "{TEMPLATE}: {id} may not {action} on {table}: it reads the export and the events \
+             and completes the export with its audit event"
+        );
+    }
+    for object in &objects {
+        for action in [
+            "s3:PutObject",
+            "s3:GetObject",
+            "s3:AbortMultipartUpload",
+            "s3:ListMultipartUploadParts",
+        ] {
+            assert!(
+                template.allows_object(&worker, action, bucket, object),
+                "{TEMPLATE}: {id} may not {action} on {object} in {bucket}"
+            );
+        }
+    }
+    for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+        assert!(
+            template.allows_key_through_s3(&worker, action, key),
+            "{TEMPLATE}: {id} may not have S3 {action} with {key}: the archive is SSE-KMS \
+             (uploads need a data key, multipart completion and reads decrypt it)"
+        );
+    }
+    if referenced_id(&worker.properties["Role"]).is_some() {
+        let log_group = referenced_id(&worker.properties["LoggingConfig"]["LogGroup"])
+            .unwrap_or_else(|| panic!("{TEMPLATE}: {id} has no LoggingConfig.LogGroup"));
+        assert!(
+            template.allows(&worker, "logs:PutLogEvents", log_group),
+            "{TEMPLATE}: {id}'s role may not write to its log group {log_group}"
+        );
+    }
+
+    let links = template.function_by_binary("get-audit-export");
+    let id = links.logical_id;
+    for object in &objects {
+        assert!(
+            template.allows_object(&links, "s3:GetObject", bucket, object),
+            "{TEMPLATE}: {id} may not s3:GetObject {object}, so the links it presigns fail"
+        );
+    }
+    assert!(
+        template.allows_key_through_s3(&links, "kms:Decrypt", key),
+        "{TEMPLATE}: {id} may not have S3 decrypt with {key}, so its links cannot download \
+         the SSE-KMS files"
+    );
 }
 
 #[test]
@@ -1049,6 +1233,290 @@ fn scheduled_functions_run_on_their_schedule_and_alarm_on_errors() {
     }
 }
 
+// ------------------------------------------------------------------------------ alarms
+
+use walletless::metrics::{DEFAULT_NAMESPACE, names};
+
+/// `!If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]`: the topic when one is
+/// given, no action otherwise.
+fn topic_when_given() -> Value {
+    json!({ "Fn::If": [
+        "HasAlarmTopic",
+        [{ "Ref": "AlarmTopicArn" }],
+        { "Ref": "AWS::NoValue" },
+    ] })
+}
+
+fn as_float(value: &Value, what: &str) -> f64 {
+    value
+        .as_f64()
+        .unwrap_or_else(|| panic!("{what} should be a literal number, is {value}"))
+}
+
+/// The namespace the functions write metrics to: the default one, suffixed by the stage so
+/// that stages sharing an account never mix their metrics or alarms.
+fn stage_namespace() -> Value {
+    json!({ "Fn::Sub": format!("{DEFAULT_NAMESPACE}-${{Stage}}") })
+}
+
+#[test]
+fn functions_write_metrics_to_their_stage_namespace() {
+    let template = Template::load();
+    let globals = &template.root["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(
+        globals[walletless::metrics::NAMESPACE_VAR],
+        stage_namespace(),
+        "{TEMPLATE}: the functions' metrics namespace must name the stage"
+    );
+}
+
+/// The service metric (of the stage's namespace, service-wide: no dimensions) a metric-math
+/// query reads, with its statistic and period.
+struct MetricQuery<'t> {
+    metric: &'t str,
+    stat: &'t str,
+    period: u64,
+}
+
+/// A metric-math alarm on the service's metrics: its queries by id, and the expression it
+/// alarms on.
+struct MathAlarm<'t> {
+    logical_id: &'t str,
+    properties: &'t Value,
+    queries: BTreeMap<&'t str, MetricQuery<'t>>,
+    expression: String,
+}
+
+impl Template {
+    fn math_alarms(&self) -> Vec<MathAlarm<'_>> {
+        self.of_type("AWS::CloudWatch::Alarm")
+            .filter(|(_, alarm)| alarm["Properties"]["Metrics"].is_array())
+            .map(|(logical_id, alarm)| {
+                let properties = &alarm["Properties"];
+                let mut queries = BTreeMap::new();
+                let mut expressions = Vec::new();
+                for query in as_list(&properties["Metrics"]) {
+                    let id = query["Id"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("{TEMPLATE}: {logical_id} has a query without Id"));
+                    if let Some(expression) = query["Expression"].as_str() {
+                        assert_eq!(
+                            query["ReturnData"], true,
+                            "{TEMPLATE}: {logical_id}.{id} is the expression, it must return data"
+                        );
+                        expressions.push(expression.replace(' ', ""));
+                        continue;
+                    }
+                    assert_eq!(
+                        query["ReturnData"], false,
+                        "{TEMPLATE}: {logical_id}.{id} feeds the expression, it must not return data"
+                    );
+                    let stat = &query["MetricStat"];
+                    let metric = &stat["Metric"];
+                    assert_eq!(
+                        metric["Namespace"],
+                        stage_namespace(),
+                        "{TEMPLATE}: {logical_id}.{id} must read the namespace the service writes"
+                    );
+                    assert!(
+                        metric["Dimensions"].is_null(),
+                        "{TEMPLATE}: {logical_id}.{id} must read the service-wide series (no dimensions)"
+                    );
+                    queries.insert(
+                        id,
+                        MetricQuery {
+                            metric: metric["MetricName"].as_str().unwrap_or(""),
+                            stat: stat["Stat"].as_str().unwrap_or(""),
+                            period: as_number(&stat["Period"], &format!("{logical_id}.{id}.Period")),
+                        },
+                    );
+                }
+                assert_eq!(
+                    expressions.len(),
+                    1,
+                    "{TEMPLATE}: {logical_id} needs exactly one expression"
+                );
+                MathAlarm {
+                    logical_id,
+                    properties,
+                    queries,
+                    expression: expressions.remove(0),
+                }
+            })
+            .collect()
+    }
+}
+
+impl MathAlarm<'_> {
+    /// The id of the query that sums `metric` over `period` seconds.
+    fn sum_of(&self, metric: &str, period: u64) -> Option<&str> {
+        self.queries
+            .iter()
+            .find(|(_, query)| {
+                query.metric == metric && query.stat == "Sum" && query.period == period
+            })
+            .map(|(id, _)| *id)
+    }
+
+    /// The alarm fires when the expression, a ratio written as `numerator` over
+    /// `denominator` (ids substituted in; as a fraction or times 100), is above `percent`.
+    fn assert_rate_above(&self, numerator: &str, denominator: &str, percent: f64) {
+        let id = self.logical_id;
+        let threshold = as_float(&self.properties["Threshold"], &format!("{id}.Threshold"));
+        let fraction = format!("{numerator}/{denominator}");
+        let expected_threshold = if self.expression == fraction {
+            percent / 100.0
+        } else if self.expression == format!("100*{fraction}") {
+            percent
+        } else {
+            panic!(
+                "{TEMPLATE}: {id} should alarm on {fraction} (or 100*{fraction}), not {}",
+                self.expression
+            )
+        };
+        assert!(
+            (threshold - expected_threshold).abs() < 1e-9,
+            "{TEMPLATE}: {id}.Threshold must be {expected_threshold} ({percent} %), is {threshold}"
+        );
+        assert_eq!(
+            self.properties["ComparisonOperator"], "GreaterThanThreshold",
+            "{TEMPLATE}: {id} must fire above the threshold"
+        );
+        assert_eq!(
+            self.properties["TreatMissingData"], "notBreaching",
+            "{TEMPLATE}: {id}: no traffic (no data) is no breach"
+        );
+        assert_eq!(
+            as_number(
+                &self.properties["EvaluationPeriods"],
+                &format!("{id}.EvaluationPeriods")
+            ),
+            1,
+            "{TEMPLATE}: {id} should judge one period"
+        );
+    }
+}
+
+#[test]
+fn every_alarm_notifies_the_topic_when_given() {
+    let template = Template::load();
+    assert_eq!(
+        template.root["Conditions"]["HasAlarmTopic"],
+        json!({ "Fn::Not": [{ "Fn::Equals": [{ "Ref": "AlarmTopicArn" }, ""] }] }),
+        "{TEMPLATE}: HasAlarmTopic must be true exactly when AlarmTopicArn is given"
+    );
+    let mut alarms = 0;
+    for (id, alarm) in template.of_type("AWS::CloudWatch::Alarm") {
+        alarms += 1;
+        for actions in ["AlarmActions", "OKActions"] {
+            assert_eq!(
+                alarm["Properties"][actions],
+                topic_when_given(),
+                "{TEMPLATE}: {id}.{actions} must be !If [HasAlarmTopic, [!Ref AlarmTopicArn], \
+                 !Ref AWS::NoValue]"
+            );
+        }
+    }
+    assert!(alarms > 0, "{TEMPLATE} has no alarms");
+}
+
+#[test]
+fn every_dead_letter_queue_alarms_on_its_first_message() {
+    let template = Template::load();
+    for (_, _, runner) in consumer_runners() {
+        let (_, dead_letter_variable) = queue_variables(runner.queue());
+        let dead_letters = template.environment_target(dead_letter_variable, "AWS::SQS::Queue");
+        let alarm = template
+            .of_type("AWS::CloudWatch::Alarm")
+            .map(|(_, alarm)| &alarm["Properties"])
+            .find(|properties| {
+                properties["Namespace"] == "AWS/SQS"
+                    && properties["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                    && as_list(&properties["Dimensions"])
+                        .into_iter()
+                        .any(|dimension| {
+                            dimension["Name"] == "QueueName"
+                                && referenced_id(&dimension["Value"]) == Some(dead_letters)
+                        })
+            })
+            .unwrap_or_else(|| panic!("{TEMPLATE}: no alarm on the messages of {dead_letters}"));
+        assert!(
+            alarm["Statistic"] == "Maximum"
+                && as_float(&alarm["Threshold"], "Threshold") == 0.0
+                && alarm["ComparisonOperator"] == "GreaterThanThreshold",
+            "{TEMPLATE}: the alarm on {dead_letters} must fire on one message (Maximum > 0)"
+        );
+    }
+}
+
+#[test]
+fn service_metrics_alarm_on_errors_latency_and_failed_deployments() {
+    let template = Template::load();
+    let math_alarms = template.math_alarms();
+
+    let server_errors = math_alarms
+        .iter()
+        .find_map(|alarm| {
+            Some((
+                alarm,
+                alarm.sum_of(names::ERRORS_5XX, 300)?,
+                alarm.sum_of(names::REQUESTS, 300)?,
+            ))
+        })
+        .unwrap_or_else(|| {
+            panic!("{TEMPLATE}: no alarm on 5-minute sums of Errors5xx over Requests")
+        });
+    let (alarm, errors, requests) = server_errors;
+    alarm.assert_rate_above(errors, requests, 5.0);
+
+    let failed_deployments = math_alarms
+        .iter()
+        .find_map(|alarm| {
+            Some((
+                alarm,
+                alarm.sum_of(names::DEPLOYMENTS_FAILED, 900)?,
+                alarm.sum_of(names::DEPLOYMENTS_COMPLETED, 900)?,
+            ))
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{TEMPLATE}: no alarm on 15-minute sums of DeploymentsFailed and \
+                 DeploymentsCompleted"
+            )
+        });
+    let (alarm, failed, completed) = failed_deployments;
+    alarm.assert_rate_above(failed, &format!("({completed}+{failed})"), 10.0);
+
+    let latency = template
+        .of_type("AWS::CloudWatch::Alarm")
+        .map(|(id, alarm)| (id, &alarm["Properties"]))
+        .find(|(_, properties)| {
+            properties["Namespace"] == stage_namespace()
+                && properties["MetricName"] == names::LATENCY
+        });
+    let (id, properties) =
+        latency.unwrap_or_else(|| panic!("{TEMPLATE}: no alarm on the service's Latency"));
+    assert!(
+        properties["Dimensions"].is_null(),
+        "{TEMPLATE}: {id} must watch the service-wide Latency (no dimensions)"
+    );
+    assert_eq!(
+        properties["ExtendedStatistic"], "p95",
+        "{TEMPLATE}: {id} must watch p95"
+    );
+    assert_eq!(
+        as_float(&properties["Threshold"], &format!("{id}.Threshold")),
+        2000.0,
+        "{TEMPLATE}: {id} must fire above 2 s (Latency is in milliseconds)"
+    );
+    assert_eq!(properties["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(properties["TreatMissingData"], "notBreaching");
+    assert_eq!(
+        as_number(&properties["Period"], &format!("{id}.Period")),
+        300
+    );
+}
+
 // ------------------------------------------------------------------------------ storage
 
 #[test]
@@ -1185,6 +1653,17 @@ fn archive_bucket_is_private_versioned_encrypted_and_expiring() {
         );
     }
 
+    // What expires is the audit exports; ARC-3 metadata that assets point at must not.
+    for rule in rules
+        .iter()
+        .filter(|rule| !rule["ExpirationInDays"].is_null())
+    {
+        assert_eq!(
+            rule["Prefix"], "tenants/",
+            "{TEMPLATE}: {bucket}: only audit exports (tenants/) may expire, not ARC-3 metadata"
+        );
+    }
+
     // Object Lock is optional, but when configured it must be the kind nobody can undo.
     let lock = &properties["ObjectLockConfiguration"];
     let lock_rule = lock
@@ -1298,4 +1777,29 @@ fn samconfig_builds_this_template_with_cargo_lambda() {
         capabilities.contains("CAPABILITY_IAM"),
         "{SAM_CONFIG}: deploy creates IAM roles and needs CAPABILITY_IAM, has {capabilities}"
     );
+}
+
+/// Every API function counts its requests in the records table (rate limits fail open, so a
+/// function that cannot write its counters would silently go unlimited).
+#[test]
+fn every_api_function_can_count_its_requests() {
+    let template = Template::load();
+    let table = template.environment_target(vars::RECORDS_TABLE, "AWS::DynamoDB::Table");
+    for function in template.functions() {
+        if function.events_of_type("HttpApi").next().is_none() {
+            continue;
+        }
+        for action in [
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ] {
+            assert!(
+                template.allows(&function, action, table),
+                "{TEMPLATE}: {} serves an API route but may not {action} its rate-limit \
+                 counters in {table}",
+                function.logical_id
+            );
+        }
+    }
 }

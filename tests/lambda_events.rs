@@ -173,6 +173,80 @@ async fn webhook_worker_sample_reports_only_the_unreadable_message_as_failed() {
     assert_eq!(response.batch_item_failures.len(), 2);
 }
 
+#[tokio::test]
+async fn audit_export_worker_sample_drops_a_job_whose_export_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = embedded_app(dir.path()).await.app;
+    let event: SqsEvent = serde_json::from_str(&read_event("audit-export-worker")).unwrap();
+    let runner = StepRunner::audit_exports();
+    assert_eq!(
+        runner.kinds().collect::<Vec<_>>(),
+        [walletless::audit::exports::EXPORT_STEP]
+    );
+
+    // A job for an export that does not exist is done (dropped).
+    let response = runner.handle_sqs_batch(&app, event.clone()).await;
+    assert_eq!(response.batch_item_failures.len(), 0);
+
+    // Each queue's runner knows only its own kinds: a deployment step on the audit exports
+    // queue, or an export job on the steps queue, is never acknowledged.
+    let steps: SqsEvent = serde_json::from_str(&read_event("step-worker")).unwrap();
+    let response = runner.handle_sqs_batch(&app, steps).await;
+    assert_eq!(response.batch_item_failures.len(), 2);
+    let response = StepRunner::standard().handle_sqs_batch(&app, event).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+}
+
+/// A received delivery as Lambda's SQS event source hands it to a consumer.
+fn sqs_event(delivery: &walletless::ports::Delivery) -> SqsEvent {
+    serde_json::from_value(serde_json::json!({ "Records": [{
+        "messageId": delivery.message_id,
+        "receiptHandle": delivery.receipt,
+        "body": serde_json::to_string(&delivery.message).unwrap(),
+        "attributes": { "ApproximateReceiveCount": delivery.attempt.to_string() },
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+    }]}))
+    .unwrap()
+}
+
+/// A consumer that fails a delivery gives it its retry delay on the queue it came from (the
+/// receipt means nothing to any other), so it comes back after the backoff rather than after
+/// the visibility timeout.
+#[tokio::test]
+async fn a_failed_delivery_is_released_on_its_own_queue() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = embedded_app(dir.path()).await.app;
+    let queue = app.audit_export_queue();
+    let message = walletless::ports::StepMessage::new("unknown.kind", serde_json::json!({}));
+    queue
+        .enqueue(&message, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    let visibility = std::time::Duration::from_secs(600);
+    let mut received = queue
+        .receive(1, visibility, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(received.len(), 1);
+    let delivery = received.remove(0);
+
+    let response = StepRunner::audit_exports()
+        .handle_sqs_batch(&app, sqs_event(&delivery))
+        .await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    // The first retry waits backoff(1) = 2 s, jittered up to half again.
+    let again = queue
+        .receive(1, visibility, std::time::Duration::from_secs(6))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.iter().map(|d| d.attempt).collect::<Vec<_>>(),
+        [2],
+        "{again:?}"
+    );
+}
+
 /// The sample's JSON body with `field` set to `value`.
 fn set_body_field(event: &mut Value, field: &str, value: &str) {
     let mut body: Value = serde_json::from_str(event["body"].as_str().unwrap()).unwrap();
@@ -596,4 +670,147 @@ async fn webhook_samples_run_on_the_aws_app() {
     let config = Config::from_vars(&vars).unwrap();
     let app = App::from_config(&config).await.unwrap();
     webhook_samples_run_through_their_functions(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_samples_run_through_their_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = embedded_app(dir.path()).await.app;
+
+    // The samples carry an example token, which is refused...
+    for route_id in [
+        "list-audit-events",
+        "create-audit-export",
+        "get-audit-export",
+    ] {
+        let (status, body, _) = invoke_route(&app, route_id).await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (401, Some("UNAUTHORIZED")),
+            "{route_id}: {body}"
+        );
+    }
+
+    // ...and name an example export (a well-formed id), which this user does not have.
+    let sample: Value = serde_json::from_str(&read_event("get-audit-export")).unwrap();
+    let sample_id = sample["pathParameters"]["id"].as_str().unwrap();
+    assert!(ulid::Ulid::from_string(sample_id).is_ok(), "{sample_id}");
+    let (_, registered, _) = invoke_route(&app, "register").await;
+    let access = registered["access_token"].as_str().unwrap().to_string();
+    let (status, body, _) = invoke_edited(&app, "get-audit-export", bearer(&access)).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (404, Some("AUDIT_EXPORT_NOT_FOUND")),
+        "{body}"
+    );
+    // The list sample asks for export requests, of which there is none yet.
+    let (status, page, _) = invoke_edited(&app, "list-audit-events", bearer(&access)).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["events"], serde_json::json!([]));
+
+    // With a live token the export is queued, once per Idempotency-Key...
+    let (status, accepted, _) = invoke_edited(&app, "create-audit-export", bearer(&access)).await;
+    assert_eq!(status, 202, "{accepted}");
+    assert_eq!(
+        (accepted["status"].as_str(), accepted["format"].as_str()),
+        (Some("queued"), Some("csv")),
+        "{accepted}"
+    );
+    let id = accepted["id"].as_str().unwrap().to_string();
+    let (status, replayed, _) = invoke_edited(&app, "create-audit-export", bearer(&access)).await;
+    assert_eq!((status, &replayed), (202, &accepted));
+    // ...and its request is in the trail.
+    let (status, page, _) = invoke_edited(&app, "list-audit-events", bearer(&access)).await;
+    assert_eq!(status, 200, "{page}");
+    let events = page["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{page}");
+    assert_eq!(events[0]["subject"]["id"], id.as_str());
+
+    let on_export = |event: &mut Value| {
+        with_path_id(&id)(event);
+        bearer(&access)(event);
+    };
+    let (status, fetched, _) = invoke_edited(&app, "get-audit-export", on_export).await;
+    assert_eq!((status, fetched["status"].as_str()), (200, Some("queued")));
+    assert!(fetched.get("download_url").is_none(), "{fetched}");
+
+    // Its job went to the audit exports queue (and nowhere else); handed to the worker as
+    // Lambda would, it completes the export, which then has its links.
+    let wait = std::time::Duration::ZERO;
+    let visibility = std::time::Duration::from_secs(60);
+    let steps = app
+        .step_queue()
+        .receive(10, visibility, wait)
+        .await
+        .unwrap();
+    assert!(steps.is_empty(), "{steps:?}");
+    let mut jobs = app
+        .audit_export_queue()
+        .receive(10, visibility, wait)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let job = jobs.remove(0);
+    assert_eq!(job.message.kind, walletless::audit::exports::EXPORT_STEP);
+    assert_eq!(job.message.payload["export_id"], id.as_str());
+    let response = StepRunner::audit_exports()
+        .handle_sqs_batch(&app, sqs_event(&job))
+        .await;
+    assert_eq!(response.batch_item_failures.len(), 0);
+    let (status, fetched, _) = invoke_edited(&app, "get-audit-export", on_export).await;
+    assert_eq!(
+        (status, fetched["status"].as_str()),
+        (200, Some("completed")),
+        "{fetched}"
+    );
+    for link in ["download_url", "manifest_url"] {
+        assert!(
+            fetched[link]
+                .as_str()
+                .is_some_and(|url| url.starts_with("http://127.0.0.1:1/")),
+            "{link}: {fetched}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn reference_samples_serve_the_document_and_its_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = embedded_app(dir.path()).await.app;
+    let (status, document, request_id) = invoke_route(&app, "get-openapi").await;
+    assert_eq!(status, 200, "{document}");
+    assert_eq!(document["openapi"], "3.1.0");
+    for route in ROUTES {
+        let method = route.method.as_str().to_lowercase();
+        assert_eq!(
+            document["paths"][route.path][&method]["operationId"],
+            route.id
+        );
+    }
+    let sample: Value = serde_json::from_str(&read_event("get-openapi")).unwrap();
+    assert_eq!(request_id, sample["requestContext"]["requestId"]);
+
+    // The page is HTML, not JSON: fed through the function directly.
+    let event = read_event("get-api-docs");
+    let request = lambda_http::request::from_str(&event).unwrap();
+    let request = request.map(|body| axum::body::Body::from(body.to_vec()));
+    let service = router(app.clone(), [routes::find("get-api-docs").unwrap()]);
+    let response = walletless::api::service::call(&service, request).await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let page = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(page.starts_with("<!doctype html>"));
+    for route in ROUTES {
+        assert!(
+            page.contains(&format!("id=\"{}\"", route.id)),
+            "{}",
+            route.id
+        );
+    }
 }

@@ -211,6 +211,33 @@ async fn a_deployment_s_transitions_reach_its_owner_s_webhook_signed_and_retried
     assert_eq!(status, StatusCode::OK);
     let (_, _, listed) = env.get("/v1/webhooks", Some(&owner.token)).await;
     assert_eq!(listed["webhooks"], json!([]));
+
+    // The audit trail has the subscription, each final delivery (retries included) and the
+    // unsubscription, in one valid chain.
+    let (status, _, trail) = env
+        .get(
+            &format!("/v1/audit/events?subject_kind=webhook&subject_id={webhook_id}"),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{trail}");
+    let trail: Vec<walletless::audit::AuditEvent> =
+        serde_json::from_value(trail["events"].clone()).unwrap();
+    let kinds: Vec<&str> = trail.iter().map(|e| e.event_type.as_str()).collect();
+    let mut expected = vec!["webhook.subscribed"];
+    expected.extend(["webhook.delivered"; 6]);
+    expected.push("webhook.unsubscribed");
+    assert_eq!(kinds, expected);
+    let attempts: Vec<u64> = trail[1..7]
+        .iter()
+        .map(|e| e.payload["attempts"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        attempts.iter().sum::<u64>(),
+        7,
+        "one delivery took two attempts"
+    );
+    assert!(trail.iter().all(|e| e.payload.get("secret").is_none()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,11 +277,13 @@ async fn a_lost_delivery_message_is_resumed_by_the_sweep() {
     let dir = tempfile::tempdir().unwrap();
     let app = walletless_tests::chains::app_without_worker(dir.path()).await;
     let profile = walletless_tests::chains::registered_user(&app).await;
+    let origin = walletless::audit::Origin::user(&profile.user_id);
     let subscription = webhooks::subscribe(
         &app,
         &profile.user_id,
         "http://127.0.0.1:9/hook",
         &["deployment.queued".to_string()],
+        &origin,
     )
     .await
     .unwrap();
@@ -263,13 +292,14 @@ async fn a_lost_delivery_message_is_resumed_by_the_sweep() {
         &profile.user_id,
         json!({ "standard": "asa-nft", "network": "algorand-devnet", "params": {
             "asset_name": "Lost", "unit_name": "LOST", "total": "1" }}),
+        &origin,
     )
     .await
     .unwrap();
-    walletless::compliance::report::run(&app, &profile.user_id, &draft.id)
+    walletless::compliance::report::run(&app, &profile.user_id, &draft.id, &origin)
         .await
         .unwrap();
-    walletless::deployments::service::create(&app, &profile.user_id, &draft.id)
+    walletless::deployments::service::create(&app, &profile.user_id, &draft.id, &origin)
         .await
         .unwrap();
     // The delivery was written with the transition; its message is lost.

@@ -1,7 +1,7 @@
-//! The local server: every route of the table on one socket, the step and webhook workers and
-//! the deployment sweep in-process, over the embedded adapters by default (or the AWS ones,
-//! e.g. against an emulator, when `WALLETLESS_BACKEND=aws`). The binary is a thin `main`;
-//! tests run [`serve`] in-process.
+//! The local server: every route of the table on one socket, the step, webhook and audit
+//! export workers and the deployment sweep in-process, over the embedded adapters by default
+//! (or the AWS ones, e.g. against an emulator, when `WALLETLESS_BACKEND=aws`). The binary is a
+//! thin `main`; tests run [`serve`] in-process.
 
 mod archive_links;
 
@@ -9,9 +9,9 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use walletless::api::{LOCAL_ROUTES, ROUTES, router};
+use walletless::api::{LOCAL_ROUTES, ROUTES, router_with_rate_limits};
 use walletless::app::App;
-use walletless::config::{Backend, Config, vars};
+use walletless::config::{Backend, Config, RateLimits, vars};
 use walletless::deployments::sweep;
 use walletless::steps::StepRunner;
 
@@ -25,13 +25,25 @@ pub fn listen_address() -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("{} must be an address like {DEFAULT_LISTEN}", vars::LISTEN))
 }
 
-/// Serve every route and run the step worker until `shutdown` resolves.
+/// Serve every route and run the queue workers until `shutdown` resolves, with the rate
+/// limits of the process environment (which `Config::from_env` has checked).
 pub async fn serve(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with_rate_limits(config, RateLimits::from_env()?, listener, shutdown).await
+}
+
+/// [`serve`] with these rate limits. Per-address limits count the socket's peer address.
+pub async fn serve_with_rate_limits(
+    config: Config,
+    rate_limits: RateLimits,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
+    let routes = || ROUTES.iter().chain(LOCAL_ROUTES);
     let (app, service) = match &config.backend {
         Backend::Embedded {
             data_dir,
@@ -42,13 +54,16 @@ pub async fn serve(
                 None => format!("http://{address}").parse()?,
             };
             let embedded = App::open_embedded(data_dir, public_url, &config).await?;
-            let service = router(embedded.app.clone(), ROUTES.iter().chain(LOCAL_ROUTES))
+            let service = router_with_rate_limits(embedded.app.clone(), routes(), rate_limits)
                 .merge(archive_links::router(embedded.archive.clone()));
             (embedded.app, service)
         }
         Backend::Aws(resources) => {
             let app = App::connect_aws(resources, &config).await?;
-            (app.clone(), router(app, ROUTES.iter().chain(LOCAL_ROUTES)))
+            (
+                app.clone(),
+                router_with_rate_limits(app, routes(), rate_limits),
+            )
         }
     };
 
@@ -68,22 +83,38 @@ pub async fn serve(
                         .await;
                 }
             });
+            let (stop_audit_exports, audit_exports_stopped) = tokio::sync::oneshot::channel::<()>();
+            let audit_exports = tokio::spawn({
+                let app = app.clone();
+                async move {
+                    StepRunner::audit_exports()
+                        .run_worker(app, async {
+                            let _ = audit_exports_stopped.await;
+                        })
+                        .await;
+                }
+            });
             StepRunner::standard()
                 .run_worker(app, async {
                     let _ = worker_stopped.await;
                 })
                 .await;
             let _ = stop_webhooks.send(());
+            let _ = stop_audit_exports.send(());
             let _ = webhooks.await;
+            let _ = audit_exports.await;
             sweeper.abort();
         }
     });
 
     tracing::info!(address = %address, routes = ROUTES.len() + LOCAL_ROUTES.len(), "listening");
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server failed")?;
+    axum::serve(
+        listener,
+        service.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("server failed")?;
     let _ = stop_worker.send(());
     worker.await.context("step worker panicked")?;
     tracing::info!("stopped");

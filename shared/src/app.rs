@@ -55,6 +55,8 @@ pub struct Services {
     pub step_queue: Arc<dyn StepQueue>,
     /// Webhook deliveries' own queue.
     pub webhook_queue: Arc<dyn StepQueue>,
+    /// Audit export jobs' own queue.
+    pub audit_export_queue: Arc<dyn StepQueue>,
     pub archive: Arc<dyn Archive>,
     pub networks: NetworkRegistry,
     /// Where ARC-3 metadata files are publicly served (`GET /v1/metadata/{id}`), if anywhere.
@@ -90,6 +92,11 @@ impl Services {
                 resources.webhook_queue_url.clone(),
                 resources.webhook_dead_letter_queue_url.clone(),
             )),
+            audit_export_queue: Arc::new(SqsStepQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                resources.audit_export_queue_url.clone(),
+                resources.audit_export_dead_letter_queue_url.clone(),
+            )),
             archive: Arc::new(S3Archive::new(
                 aws_sdk_s3::Client::new(sdk),
                 resources.archive_bucket.clone(),
@@ -103,7 +110,7 @@ impl Services {
 }
 
 /// One dependency's health.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct DependencyStatus {
     pub ok: bool,
     pub latency_ms: u64,
@@ -153,11 +160,16 @@ impl App {
         self.inner.services.webhook_queue.as_ref()
     }
 
+    pub fn audit_export_queue(&self) -> &dyn StepQueue {
+        self.inner.services.audit_export_queue.as_ref()
+    }
+
     /// The queue `name`.
     pub fn queue(&self, name: crate::steps::QueueName) -> &dyn StepQueue {
         match name {
             crate::steps::QueueName::Steps => self.step_queue(),
             crate::steps::QueueName::Webhooks => self.webhook_queue(),
+            crate::steps::QueueName::AuditExports => self.audit_export_queue(),
         }
     }
 
@@ -217,6 +229,11 @@ impl App {
         let webhook_queue =
             SqliteStepQueue::open(&data_dir.join("webhooks.sqlite3"), config.step_max_receives)
                 .map_err(|e| embedded("the webhook queue")(&e))?;
+        let audit_export_queue = SqliteStepQueue::open(
+            &data_dir.join("audit-exports.sqlite3"),
+            config.step_max_receives,
+        )
+        .map_err(|e| embedded("the audit export queue")(&e))?;
         let archive_public_url = public_url.clone();
         let archive = Arc::new(
             DirArchive::open(
@@ -235,6 +252,7 @@ impl App {
             key_vault: Arc::new(key_vault),
             step_queue: Arc::new(step_queue),
             webhook_queue: Arc::new(webhook_queue),
+            audit_export_queue: Arc::new(audit_export_queue),
             archive: archive.clone(),
             networks,
             metadata_base_url,
@@ -260,6 +278,9 @@ impl App {
                 "key_vault" => format!("KMS key {}", resources.kms_key_id),
                 "step_queue" => format!("SQS queue {}", resources.step_queue_url),
                 "webhook_queue" => format!("SQS queue {}", resources.webhook_queue_url),
+                "audit_export_queue" => {
+                    format!("SQS queue {}", resources.audit_export_queue_url)
+                }
                 _ => format!("S3 bucket {}", resources.archive_bucket),
             };
             return Err(StartupError::Missing { what, reason });
@@ -269,7 +290,7 @@ impl App {
 
     /// Probe every dependency at once, each within [`PROBE_TIMEOUT`].
     pub async fn check_dependencies(&self) -> BTreeMap<&'static str, DependencyStatus> {
-        let (records, key_vault, step_queue, webhook_queue, archive) = tokio::join!(
+        let (records, key_vault, step_queue, webhook_queue, audit_export_queue, archive) = tokio::join!(
             probe(async { self.records().health().await.map_err(|e| e.to_string()) }),
             probe(async { self.key_vault().health().await.map_err(|e| e.to_string()) }),
             probe(async { self.step_queue().health().await.map_err(|e| e.to_string()) }),
@@ -279,10 +300,17 @@ impl App {
                     .await
                     .map_err(|e| e.to_string())
             }),
+            probe(async {
+                self.audit_export_queue()
+                    .health()
+                    .await
+                    .map_err(|e| e.to_string())
+            }),
             probe(async { self.archive().health().await.map_err(|e| e.to_string()) }),
         );
         BTreeMap::from([
             ("archive", archive),
+            ("audit_export_queue", audit_export_queue),
             ("key_vault", key_vault),
             ("records", records),
             ("step_queue", step_queue),

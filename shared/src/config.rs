@@ -24,7 +24,13 @@ pub mod vars {
     pub const STEP_DEAD_LETTER_QUEUE_URL: &str = "WALLETLESS_STEP_DEAD_LETTER_QUEUE_URL";
     pub const WEBHOOK_QUEUE_URL: &str = "WALLETLESS_WEBHOOK_QUEUE_URL";
     pub const WEBHOOK_DEAD_LETTER_QUEUE_URL: &str = "WALLETLESS_WEBHOOK_DEAD_LETTER_QUEUE_URL";
+    pub const AUDIT_EXPORT_QUEUE_URL: &str = "WALLETLESS_AUDIT_EXPORT_QUEUE_URL";
+    pub const AUDIT_EXPORT_DEAD_LETTER_QUEUE_URL: &str =
+        "WALLETLESS_AUDIT_EXPORT_DEAD_LETTER_QUEUE_URL";
     pub const ARCHIVE_BUCKET: &str = "WALLETLESS_ARCHIVE_BUCKET";
+    pub const RATE_LIMITS_ENABLED: &str = "WALLETLESS_RATE_LIMITS_ENABLED";
+    pub const RATE_LIMIT_PER_MINUTE: &str = "WALLETLESS_RATE_LIMIT_PER_MINUTE";
+    pub const RATE_LIMIT_WINDOW_SECONDS: &str = "WALLETLESS_RATE_LIMIT_WINDOW_SECONDS";
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -64,6 +70,9 @@ pub struct AwsResources {
     /// Webhook deliveries have a queue of their own: a flood of them never delays a step.
     pub webhook_queue_url: String,
     pub webhook_dead_letter_queue_url: String,
+    /// Audit exports have one too: a job runs for minutes, far longer than a step.
+    pub audit_export_queue_url: String,
+    pub audit_export_dead_letter_queue_url: String,
     pub archive_bucket: String,
 }
 
@@ -77,6 +86,92 @@ pub struct Config {
     /// Receives after which a step goes to the dead-letter queue (AWS: the redrive policy's
     /// maxReceiveCount, which this must equal).
     pub step_max_receives: u32,
+}
+
+/// The API's rate limits (`crate::api::rate_limit` applies them). Not a field of [`Config`],
+/// which other crates build literally; [`Config::from_vars`] still validates these variables,
+/// so a bad value stops the process at start like any other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    pub enabled: bool,
+    /// Requests per window of a route without a budget of its own; the routes that have one
+    /// (`crate::api::rate_limit::ROUTE_SHARES`) get a share of it.
+    pub default_limit: u32,
+    /// The sliding window's length: 60 s, so the limits are per minute (tests shorten it).
+    pub window_seconds: u32,
+}
+
+impl RateLimits {
+    pub const DEFAULT_LIMIT: u32 = 100;
+    pub const DEFAULT_WINDOW_SECONDS: u32 = 60;
+    /// Above this, counters would stop meaning anything (and their arithmetic stays far
+    /// from overflow).
+    pub const MAX_LIMIT: u32 = 10_000_000;
+    /// An hour: a longer window would keep counters for hours after a burst.
+    pub const MAX_WINDOW_SECONDS: u32 = 3600;
+
+    /// Limits switched off: no counting, no headers.
+    pub fn disabled() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    pub fn from_vars(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |var: &str| env.get(var).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let enabled = match get(vars::RATE_LIMITS_ENABLED) {
+            None => true,
+            Some("true" | "1") => true,
+            Some("false" | "0") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: vars::RATE_LIMITS_ENABLED,
+                    value: other.to_string(),
+                    why: "must be true or false".into(),
+                });
+            }
+        };
+        let bounded = |var: &'static str, default: u32, max: u32| match get(var) {
+            None => Ok(default),
+            Some(value) => value
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
+                    var,
+                    value: value.to_string(),
+                    why: format!("must be a whole number from 1 to {max}"),
+                }),
+        };
+        Ok(Self {
+            enabled,
+            default_limit: bounded(
+                vars::RATE_LIMIT_PER_MINUTE,
+                Self::DEFAULT_LIMIT,
+                Self::MAX_LIMIT,
+            )?,
+            window_seconds: bounded(
+                vars::RATE_LIMIT_WINDOW_SECONDS,
+                Self::DEFAULT_WINDOW_SECONDS,
+                Self::MAX_WINDOW_SECONDS,
+            )?,
+        })
+    }
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            default_limit: Self::DEFAULT_LIMIT,
+            window_seconds: Self::DEFAULT_WINDOW_SECONDS,
+        }
+    }
 }
 
 impl Config {
@@ -123,6 +218,14 @@ impl Config {
                     vars::WEBHOOK_DEAD_LETTER_QUEUE_URL,
                     "the SQS webhook dead-letter queue URL",
                 )?,
+                audit_export_queue_url: require(
+                    vars::AUDIT_EXPORT_QUEUE_URL,
+                    "the SQS audit exports queue URL",
+                )?,
+                audit_export_dead_letter_queue_url: require(
+                    vars::AUDIT_EXPORT_DEAD_LETTER_QUEUE_URL,
+                    "the SQS audit exports dead-letter queue URL",
+                )?,
                 archive_bucket: require(vars::ARCHIVE_BUCKET, "the S3 archive bucket")?,
             }),
             other => {
@@ -159,6 +262,8 @@ impl Config {
                     })
             })
             .transpose()?;
+        // Read where they are used (see `RateLimits`), checked here with everything else.
+        RateLimits::from_vars(env)?;
         Ok(Self {
             backend,
             networks_file: get(vars::NETWORKS_FILE).map(PathBuf::from),
@@ -200,6 +305,109 @@ mod tests {
             err.to_string(),
             "configuration: WALLETLESS_KMS_KEY_ID is not set (the KMS key id, ARN or alias)"
         );
+    }
+
+    /// Every AWS-mode variable, each set to its own name in lowercase.
+    fn all_aws_vars() -> HashMap<String, String> {
+        let mut pairs = env(&[(vars::BACKEND, "aws")]);
+        for var in [
+            vars::RECORDS_TABLE,
+            vars::KMS_KEY_ID,
+            vars::STEP_QUEUE_URL,
+            vars::STEP_DEAD_LETTER_QUEUE_URL,
+            vars::WEBHOOK_QUEUE_URL,
+            vars::WEBHOOK_DEAD_LETTER_QUEUE_URL,
+            vars::AUDIT_EXPORT_QUEUE_URL,
+            vars::AUDIT_EXPORT_DEAD_LETTER_QUEUE_URL,
+            vars::ARCHIVE_BUCKET,
+        ] {
+            pairs.insert(var.to_string(), var.to_lowercase());
+        }
+        pairs
+    }
+
+    #[test]
+    fn aws_mode_reads_every_resource_from_its_own_variable() {
+        let config = Config::from_vars(&all_aws_vars()).unwrap();
+        let Backend::Aws(resources) = config.backend else {
+            panic!("not aws: {:?}", config.backend);
+        };
+        assert_eq!(
+            resources,
+            AwsResources {
+                records_table: "walletless_records_table".into(),
+                kms_key_id: "walletless_kms_key_id".into(),
+                step_queue_url: "walletless_step_queue_url".into(),
+                step_dead_letter_queue_url: "walletless_step_dead_letter_queue_url".into(),
+                webhook_queue_url: "walletless_webhook_queue_url".into(),
+                webhook_dead_letter_queue_url: "walletless_webhook_dead_letter_queue_url".into(),
+                audit_export_queue_url: "walletless_audit_export_queue_url".into(),
+                audit_export_dead_letter_queue_url: "walletless_audit_export_dead_letter_queue_url"
+                    .into(),
+                archive_bucket: "walletless_archive_bucket".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn aws_mode_requires_the_audit_export_queues() {
+        for var in [
+            vars::AUDIT_EXPORT_QUEUE_URL,
+            vars::AUDIT_EXPORT_DEAD_LETTER_QUEUE_URL,
+        ] {
+            let mut pairs = all_aws_vars();
+            pairs.remove(var);
+            let err = Config::from_vars(&pairs).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Missing { var: missing, .. } if missing == var),
+                "{var}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn rate_limits_default_to_100_a_minute_and_are_read_from_their_variables() {
+        assert_eq!(
+            RateLimits::from_vars(&env(&[])).unwrap(),
+            RateLimits {
+                enabled: true,
+                default_limit: 100,
+                window_seconds: 60,
+            }
+        );
+        assert_eq!(
+            RateLimits::from_vars(&env(&[
+                (vars::RATE_LIMITS_ENABLED, "false"),
+                (vars::RATE_LIMIT_PER_MINUTE, "100000"),
+                (vars::RATE_LIMIT_WINDOW_SECONDS, "2"),
+            ]))
+            .unwrap(),
+            RateLimits {
+                enabled: false,
+                default_limit: 100_000,
+                window_seconds: 2,
+            }
+        );
+        assert!(!RateLimits::disabled().enabled);
+    }
+
+    #[test]
+    fn bad_rate_limits_stop_the_configuration() {
+        for (var, value) in [
+            (vars::RATE_LIMITS_ENABLED, "yes"),
+            (vars::RATE_LIMIT_PER_MINUTE, "0"),
+            (vars::RATE_LIMIT_PER_MINUTE, "-5"),
+            (vars::RATE_LIMIT_PER_MINUTE, "10000001"),
+            (vars::RATE_LIMIT_WINDOW_SECONDS, "0"),
+            (vars::RATE_LIMIT_WINDOW_SECONDS, "3601"),
+            (vars::RATE_LIMIT_WINDOW_SECONDS, "1.5"),
+        ] {
+            let err = Config::from_vars(&env(&[(var, value)])).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::Invalid { var: bad, .. } if *bad == var),
+                "{var}={value}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -43,6 +43,11 @@ pub async fn serve_webhook_deliveries() -> Result<(), Error> {
     serve_queue(StepRunner::webhook_deliveries()).await
 }
 
+/// Consume the audit exports queue, reporting partial batch failures.
+pub async fn serve_audit_exports() -> Result<(), Error> {
+    serve_queue(StepRunner::audit_exports()).await
+}
+
 async fn serve_queue(runner: StepRunner) -> Result<(), Error> {
     let app = init().await?;
     lambda_runtime::run(lambda_runtime::service_fn(

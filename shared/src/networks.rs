@@ -27,17 +27,19 @@ pub enum NetworkConfigError {
 }
 
 /// Which family of chain a network belongs to, with what identifies it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ChainParams {
     Algorand {
         genesis_id: String,
         /// Base64 of the 32-byte genesis hash, as algod reports it.
         genesis_hash: String,
+        #[schema(value_type = String)]
         algod_url: Url,
     },
     Evm {
         chain_id: u64,
+        #[schema(value_type = String)]
         rpc_url: Url,
         /// The most this system pays per gas (EIP-1559 `maxFeePerGas`), in wei: a deployment
         /// whose fees the node estimates above it waits or fails instead of overpaying.
@@ -45,14 +47,14 @@ pub enum ChainParams {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChainFamily {
     Algorand,
     Evm,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Network {
     pub id: String,
     pub name: String,

@@ -20,8 +20,8 @@ use crate::app::App;
 use crate::ports::{Delivery, StepMessage};
 
 /// The queue consumer functions (each a Lambda binary of this name in `functions/`): the
-/// steps queue's and the webhook deliveries queue's.
-pub const CONSUMER_FUNCTIONS: &[&str] = &["step-worker", "webhook-worker"];
+/// steps queue's, the webhook deliveries queue's and the audit exports queue's.
+pub const CONSUMER_FUNCTIONS: &[&str] = &["step-worker", "webhook-worker", "audit-export-worker"];
 
 /// The queues the system consumes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,6 +31,8 @@ pub enum QueueName {
     Steps,
     /// Webhook delivery attempts.
     Webhooks,
+    /// Audit export jobs.
+    AuditExports,
 }
 
 /// How long a received step stays invisible to other consumers while it runs.
@@ -83,6 +85,14 @@ impl StepRunner {
         crate::webhooks::register(Self {
             handlers: HashMap::new(),
             queue: QueueName::Webhooks,
+        })
+    }
+
+    /// The audit exports queue's handler: export jobs.
+    pub fn audit_exports() -> Self {
+        crate::audit::exports::register(Self {
+            handlers: HashMap::new(),
+            queue: QueueName::AuditExports,
         })
     }
 
@@ -161,9 +171,11 @@ impl StepRunner {
                 message,
             };
             if let Outcome::RetryAfter(delay) = self.process(app, &delivery).await {
-                // Best effort: if the visibility change fails the message simply comes back
-                // after the queue's own visibility timeout.
-                if let Err(error) = app.step_queue().release(&delivery.receipt, delay).await {
+                // On this runner's own queue: the receipt means nothing to another. Best
+                // effort: if the visibility change fails the message simply comes back after
+                // the queue's own visibility timeout.
+                let queue = app.queue(self.queue);
+                if let Err(error) = queue.release(&delivery.receipt, delay).await {
                     tracing::warn!(%error, "could not set the retry delay");
                 }
                 fail(&mut failures);

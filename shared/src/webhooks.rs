@@ -32,6 +32,7 @@ use url::Url;
 
 use crate::api::{ApiError, ErrorCode};
 use crate::app::App;
+use crate::audit::{self, Origin, Subject, types};
 use crate::chains::http::{ClientOptions, NodeHttp, Outgoing, RetryPolicy};
 use crate::crypto::envelope::{self, Envelope};
 use crate::deployments::service::DeploymentView;
@@ -87,7 +88,8 @@ struct Stored {
 }
 
 /// A subscription as the API shows it (never the secret, except once at creation).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookSubscription)]
 pub struct Subscription {
     pub id: String,
     pub url: String,
@@ -236,6 +238,7 @@ pub async fn subscribe(
     user_id: &str,
     url: &str,
     event_types: &[String],
+    origin: &Origin,
 ) -> Result<Subscription, ApiError> {
     let url = check_target(url, app.webhook_targets()).await?;
     let event_types = check_event_types(event_types)?;
@@ -266,12 +269,16 @@ pub async fn subscribe(
     };
     let body = serde_json::to_value(&stored)
         .map_err(|error| ApiError::from(RecordsError::Internal(error.to_string())))?;
-    app.records()
-        .create(NewRecord::new(
-            RecordKey::new(partition(user_id), &id),
-            body,
-        ))
-        .await?;
+    let event = origin.event(
+        types::WEBHOOK_SUBSCRIBED,
+        Subject::new("webhook", &id),
+        json!({ "url": stored.url, "event_types": stored.event_types }),
+    );
+    let create = Write::Create(NewRecord::new(
+        RecordKey::new(partition(user_id), &id),
+        body,
+    ));
+    audit::transact(app.records(), user_id, vec![create], vec![event]).await?;
     tracing::info!(webhook_id = %id, "webhook subscribed");
     let mut shown = Subscription::from(&stored);
     shown.secret = Some(secret);
@@ -313,24 +320,32 @@ fn check_id(id: &str) -> Result<(), ApiError> {
         .map_err(|_| not_found())
 }
 
-pub async fn unsubscribe(app: &App, user_id: &str, webhook_id: &str) -> Result<(), ApiError> {
+pub async fn unsubscribe(
+    app: &App,
+    user_id: &str,
+    webhook_id: &str,
+    origin: &Origin,
+) -> Result<(), ApiError> {
     check_id(webhook_id)?;
-    match app
-        .records()
-        .delete(
-            &RecordKey::new(partition(user_id), webhook_id),
-            Expect::exists(),
-        )
-        .await
-    {
-        Ok(()) => Ok(()),
-        Err(RecordsError::ConditionFailed { .. }) => Err(not_found()),
+    let delete = Write::Delete {
+        key: RecordKey::new(partition(user_id), webhook_id),
+        expect: Expect::exists(),
+    };
+    let event = origin.event(
+        types::WEBHOOK_UNSUBSCRIBED,
+        Subject::new("webhook", webhook_id),
+        json!({}),
+    );
+    match audit::transact(app.records(), user_id, vec![delete], vec![event]).await {
+        Ok(_) => Ok(()),
+        Err(RecordsError::TransactionConflict { .. }) => Err(not_found()),
         Err(error) => Err(error.into()),
     }
 }
 
 /// One attempt of a delivery.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = DeliveryAttempt)]
 pub struct Attempt {
     pub at_ms: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -341,7 +356,8 @@ pub struct Attempt {
 }
 
 /// A delivery of one event to one subscription.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = WebhookDelivery)]
 pub struct Delivery {
     pub event_id: String,
     pub event_type: String,
@@ -645,22 +661,41 @@ async fn deliver(app: &App, payload: &DeliverPayload) -> Result<(), ApiError> {
     );
     let body = serde_json::to_value(&delivery)
         .map_err(|error| ApiError::from(RecordsError::Internal(error.to_string())))?;
-    match app
-        .records()
-        .update(
-            &delivery_key,
-            Expect::version(record.version),
-            Change {
-                state: None,
-                body,
-                expires_at: None,
-            },
-        )
-        .await
-    {
+    let update = Write::Update {
+        key: delivery_key,
+        expect: Expect::version(record.version),
+        change: Change {
+            state: None,
+            body,
+            expires_at: None,
+        },
+    };
+    // The final outcome of a delivery is in the audit chain, written with it.
+    let outcome = match delivery.status.as_str() {
+        "delivered" => Some(types::WEBHOOK_DELIVERED),
+        "failed" => Some(types::WEBHOOK_DELIVERY_FAILED),
+        _ => None,
+    };
+    let events = outcome
+        .map(|event_type| {
+            Origin::system("webhooks").event(
+                event_type,
+                Subject::new("webhook", &payload.webhook_id),
+                json!({
+                    "event_id": payload.event_id,
+                    "event_type": delivery.event_type,
+                    "deployment_id": delivery.deployment_id,
+                    "attempts": attempts,
+                    "last_status_code": delivery.attempts.last().and_then(|a| a.status_code),
+                }),
+            )
+        })
+        .into_iter()
+        .collect();
+    match audit::transact(app.records(), &payload.user_id, vec![update], events).await {
         Ok(_) => {}
         // Another delivery of this message recorded its attempt first.
-        Err(RecordsError::ConditionFailed { .. }) => return Ok(()),
+        Err(RecordsError::TransactionConflict { .. }) => return Ok(()),
         Err(error) => return Err(error.into()),
     }
     if delivery.status == "pending" {

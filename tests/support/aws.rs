@@ -59,10 +59,11 @@ pub async fn provision_bucket(sdk: &SdkConfig) -> String {
 pub async fn provision_all() -> walletless::config::AwsResources {
     let sdk = emulator_config().await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    // Both queues redrive after the same count, as in the template.
+    // Every queue redrives after the same count, as in the template.
     let max_receives = walletless::ports::step_queue::DEFAULT_MAX_RECEIVES;
     let queues = crate::contract::step_queue::SqsQueues::provision(max_receives).await;
     let webhook_queues = crate::contract::step_queue::SqsQueues::provision(max_receives).await;
+    let audit_export_queues = crate::contract::step_queue::SqsQueues::provision(max_receives).await;
     walletless::config::AwsResources {
         records_table: crate::contract::records::provision_dynamodb_table(&dynamodb).await,
         kms_key_id: provision_kms_key(&sdk).await,
@@ -70,6 +71,8 @@ pub async fn provision_all() -> walletless::config::AwsResources {
         step_dead_letter_queue_url: queues.dead_letter_queue_url,
         webhook_queue_url: webhook_queues.queue_url,
         webhook_dead_letter_queue_url: webhook_queues.dead_letter_queue_url,
+        audit_export_queue_url: audit_export_queues.queue_url,
+        audit_export_dead_letter_queue_url: audit_export_queues.dead_letter_queue_url,
         archive_bucket: provision_bucket(&sdk).await,
     }
 }
@@ -90,6 +93,14 @@ pub fn aws_env(resources: &walletless::config::AwsResources) -> Vec<(&'static st
         (
             vars::WEBHOOK_DEAD_LETTER_QUEUE_URL,
             resources.webhook_dead_letter_queue_url.clone(),
+        ),
+        (
+            vars::AUDIT_EXPORT_QUEUE_URL,
+            resources.audit_export_queue_url.clone(),
+        ),
+        (
+            vars::AUDIT_EXPORT_DEAD_LETTER_QUEUE_URL,
+            resources.audit_export_dead_letter_queue_url.clone(),
         ),
         (vars::ARCHIVE_BUCKET, resources.archive_bucket.clone()),
     ]

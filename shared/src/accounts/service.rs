@@ -3,8 +3,9 @@
 //!
 //! Records: `user#<id>/profile` (the profile, the Argon2id hash, the seed envelope, the
 //! failed sign-in count), `email#<canonical email>/user` (the unique index, created in the
-//! same transaction as the profile), token families (see [`super::tokens`]), and
-//! `user#<id>#security-events/<ulid>` (sensitive actions, for the audit trail).
+//! same transaction as the profile) and token families (see [`super::tokens`]). Every flow
+//! that changes something, and every sign-in attempt on a known account, is an event in the
+//! user's audit chain, written with the change it records.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use super::mnemonic;
 use super::password;
 use super::tokens;
 use crate::app::App;
+use crate::audit::{self, Origin, Subject, types};
 use crate::crypto::envelope::{self, Envelope};
 use crate::ports::EncryptionContext;
 use crate::ports::records::{
@@ -59,7 +61,7 @@ impl std::fmt::Debug for StoredUser {
 }
 
 /// What a user sees of their account.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Profile {
     pub user_id: String,
     pub email: String,
@@ -216,6 +218,7 @@ pub async fn register(
     email: &str,
     password: SecretString,
     display_name: Option<&str>,
+    origin: &Origin,
 ) -> Result<(Profile, Session), AccountError> {
     let email = canonical_email(email)?;
     let display_name = clean_display_name(display_name)?;
@@ -228,7 +231,8 @@ pub async fn register(
         return Err(AccountError::UserAlreadyExists);
     }
     // Fail before anything is written if the vault is down: tokens need the signing key.
-    app.signing_keys()
+    let signing_key = app
+        .signing_keys()
         .get(app.records(), app.key_vault())
         .await?;
 
@@ -267,25 +271,41 @@ pub async fn register(
         failed_logins: 0,
         locked_until: None,
     };
-    let written = app
-        .records()
-        .transact(vec![
-            Write::Create(NewRecord::new(
-                email_key(&email),
-                json!({ "user_id": user_id }),
-            )),
-            Write::Create(NewRecord::new(profile_key(&user_id), encode_user(&user)?)),
-        ])
-        .await;
+    // The access token is signed before anything is written, and the first refresh token is
+    // written with the account: a registration either happens whole, session included, or
+    // not at all (a retry after a 503 must not find a half-registered account).
+    let now = now_unix();
+    let access_token = tokens::issue_access_token(signing_key, &user_id, now)?;
+    let (refresh_token, session_writes) = tokens::new_family(&user_id, now);
+    let registered = origin.as_actor(Origin::user(&user_id)).event(
+        types::USER_REGISTERED,
+        user_subject(&user_id),
+        json!({
+            "algorand_address": user.algorand_address,
+            "evm_address": user.evm_address,
+        }),
+    );
+    let mut writes = vec![
+        Write::Create(NewRecord::new(
+            email_key(&email),
+            json!({ "user_id": user_id }),
+        )),
+        Write::Create(NewRecord::new(profile_key(&user_id), encode_user(&user)?)),
+    ];
+    writes.extend(session_writes);
+    let written = audit::transact(app.records(), &user_id, writes, vec![registered]).await;
     match written {
-        Ok(()) => {}
+        Ok(_) => {}
         Err(RecordsError::TransactionConflict { index: 0, .. }) => {
             return Err(AccountError::UserAlreadyExists);
         }
         Err(error) => return Err(error.into()),
     }
     tracing::info!(user_id = %user_id, "user registered");
-    let session = new_session(app, &user_id).await?;
+    let session = Session {
+        access_token,
+        refresh_token,
+    };
     Ok((profile_of(&user_id, &user), session))
 }
 
@@ -307,6 +327,7 @@ pub async fn login(
     app: &App,
     email: &str,
     password: SecretString,
+    origin: &Origin,
 ) -> Result<(Profile, Session), AccountError> {
     let email = canonical_email(email).map_err(|_| AccountError::InvalidCredentials)?;
     let user_id = match app.records().get(&email_key(&email)).await? {
@@ -322,8 +343,17 @@ pub async fn login(
         Err(AccountError::Unauthorized) => return Err(AccountError::InvalidCredentials),
         Err(error) => return Err(error),
     };
+    let origin = origin.as_actor(Origin::user(&user_id));
     let now = now_unix();
     if let Some(until) = user.locked_until.filter(|until| *until > now) {
+        let refused = origin.event(
+            types::LOGIN_FAILED,
+            user_subject(&user_id),
+            json!({ "locked": true, "locked_until": until }),
+        );
+        audit::append(app.records(), &user_id, refused)
+            .await
+            .map_err(audit::AuditError::into_records_error)?;
         return Err(AccountError::AccountLocked { until });
     }
     let stored_hash = user.password_hash.clone();
@@ -331,38 +361,59 @@ pub async fn login(
         .await?
         .map_err(|e| AccountError::Internal(e.to_string()))?;
     if !matches {
-        return Err(record_failed_login(app, &user_id, record, user, now).await);
+        return Err(record_failed_login(app, &user_id, record, user, now, &origin).await);
     }
-    if user.failed_logins > 0 || user.locked_until.is_some() {
-        let mut reset = user.clone();
-        reset.failed_logins = 0;
-        reset.locked_until = None;
-        // A concurrent change (another failure) wins; the count is advisory for a success.
-        let _ = save_user(app, &user_id, &record, &reset).await;
+    let succeeded = origin.event(types::LOGIN_SUCCEEDED, user_subject(&user_id), json!({}));
+    let reset_needed = user.failed_logins > 0 || user.locked_until.is_some();
+    let mut reset = user.clone();
+    reset.failed_logins = 0;
+    reset.locked_until = None;
+    // A concurrent change (another failure) wins the reset: the count is advisory for a
+    // success. The event is written either way.
+    let reset_written = reset_needed
+        && save_user(app, &user_id, &record, &reset, vec![succeeded.clone()])
+            .await
+            .is_ok();
+    if !reset_written {
+        audit::append(app.records(), &user_id, succeeded)
+            .await
+            .map_err(audit::AuditError::into_records_error)?;
     }
     tracing::info!(user_id = %user_id, "user signed in");
     let session = new_session(app, &user_id).await?;
     Ok((profile_of(&user_id, &user), session))
 }
 
+/// Replaces the profile read at `current`, with the audit events of the change.
 async fn save_user(
     app: &App,
     user_id: &str,
     current: &Record,
     user: &StoredUser,
+    events: Vec<audit::NewAuditEvent>,
 ) -> Result<(), AccountError> {
-    app.records()
-        .update(
-            &profile_key(user_id),
-            Expect::version(current.version),
-            Change {
-                state: current.state.clone(),
-                body: encode_user(user)?,
-                expires_at: None,
-            },
-        )
-        .await?;
-    Ok(())
+    let update = Write::Update {
+        key: profile_key(user_id),
+        expect: Expect::version(current.version),
+        change: Change {
+            state: current.state.clone(),
+            body: encode_user(user)?,
+            expires_at: None,
+        },
+    };
+    match audit::transact(app.records(), user_id, vec![update], events).await {
+        Ok(_) => Ok(()),
+        // The profile changed since it was read: the same as a failed conditional update.
+        Err(RecordsError::TransactionConflict { key, .. }) => {
+            Err(RecordsError::ConditionFailed { key }.into())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Account events are about the user's own account.
+fn user_subject(user_id: &str) -> Subject {
+    Subject::new("user", user_id)
 }
 
 /// Count a failure (retrying on concurrent failures) and lock at the limit.
@@ -372,16 +423,28 @@ async fn record_failed_login(
     mut record: Record,
     mut user: StoredUser,
     now: i64,
+    origin: &Origin,
 ) -> AccountError {
     for _ in 0..5 {
         let mut next = user.clone();
         next.failed_logins = user.failed_logins + 1;
         let locks = next.failed_logins >= MAX_FAILED_LOGINS;
+        let mut events = vec![origin.event(
+            types::LOGIN_FAILED,
+            user_subject(user_id),
+            json!({ "locked": false, "failures_in_a_row": next.failed_logins }),
+        )];
         if locks {
             next.failed_logins = 0;
-            next.locked_until = Some(now + LOCKOUT.as_secs() as i64);
+            let until = now + LOCKOUT.as_secs() as i64;
+            next.locked_until = Some(until);
+            events.push(origin.event(
+                types::LOCKED_OUT,
+                user_subject(user_id),
+                json!({ "locked_until": until, "after_failures": MAX_FAILED_LOGINS }),
+            ));
         }
-        match save_user(app, user_id, &record, &next).await {
+        match save_user(app, user_id, &record, &next, events).await {
             Ok(()) => {
                 tracing::warn!(user_id = %user_id, locked = locks, "sign-in failed");
                 return match next.locked_until {
@@ -419,8 +482,13 @@ pub async fn refresh(app: &App, refresh_token: SecretString) -> Result<Session, 
 }
 
 /// Sign out everywhere: every refresh token of the user stops working.
-pub async fn logout(app: &App, user_id: &str) -> Result<(), AccountError> {
-    tokens::revoke_all(app.records(), user_id, "logout").await
+pub async fn logout(app: &App, user_id: &str, origin: &Origin) -> Result<(), AccountError> {
+    tokens::revoke_all(app.records(), user_id, "logout").await?;
+    let event = origin.event(types::LOGGED_OUT, user_subject(user_id), json!({}));
+    audit::append(app.records(), user_id, event)
+        .await
+        .map_err(audit::AuditError::into_records_error)?;
+    Ok(())
 }
 
 pub async fn profile(app: &App, user_id: &str) -> Result<Profile, AccountError> {
@@ -456,6 +524,7 @@ pub async fn change_password(
     user_id: &str,
     current_password: SecretString,
     new_password: SecretString,
+    origin: &Origin,
 ) -> Result<Session, AccountError> {
     let (record, user) = load_user(app, user_id).await?;
     verify_password_of(&user, current_password).await?;
@@ -469,7 +538,8 @@ pub async fn change_password(
         .map_err(|e| AccountError::Internal(e.to_string()))?;
     let mut changed = user.clone();
     changed.password_hash = new_hash;
-    save_user(app, user_id, &record, &changed)
+    let event = origin.event(types::PASSWORD_CHANGED, user_subject(user_id), json!({}));
+    save_user(app, user_id, &record, &changed, vec![event])
         .await
         .map_err(|error| match error {
             // Changed concurrently (e.g. a failed sign-in): the caller can simply retry.
@@ -541,7 +611,7 @@ pub async fn export_keys(
     app: &App,
     user_id: &str,
     password: SecretString,
-    request_id: &str,
+    origin: &Origin,
 ) -> Result<ExportedKeys, AccountError> {
     let (_, user) = load_user(app, user_id).await?;
     verify_password_of(&user, password).await?;
@@ -553,32 +623,42 @@ pub async fn export_keys(
         evm_address: user.evm_address.clone(),
         evm_private_key: SecretString::from(arc76::evm_private_key_hex(&seed).to_string()),
     };
-    record_security_event(
-        app,
-        user_id,
-        json!({ "type": "key_exported", "at": now_unix(), "request_id": request_id }),
-    )
-    .await?;
+    // Recorded before the keys leave: an export that cannot be recorded does not happen.
+    let event = origin.event(
+        types::KEY_EXPORTED,
+        user_subject(user_id),
+        json!({
+            "algorand_address": keys.algorand_address,
+            "evm_address": keys.evm_address,
+        }),
+    );
+    audit::append(app.records(), user_id, event)
+        .await
+        .map_err(audit::AuditError::into_records_error)?;
     tracing::info!(user_id = %user_id, "keys exported");
     Ok(keys)
 }
 
-/// The user's ARC-76 seed, opened through the key vault to sign `purpose` (e.g. "deployment
-/// 01J…, stage 2"), recorded as a security event. Callers sign at once and drop it: the
-/// seed zeroizes itself.
+/// The user's ARC-76 seed, opened through the key vault to sign for `subject` (e.g. a
+/// deployment) with `purpose` (e.g. "stage 2 of attempt 1"), recorded in the audit chain
+/// before it is returned. Callers sign at once and drop it: the seed zeroizes itself.
 pub async fn open_signing_seed(
     app: &App,
     user_id: &str,
+    subject: Subject,
     purpose: &str,
+    origin: &Origin,
 ) -> Result<SigningSeed, AccountError> {
     let (_, user) = load_user(app, user_id).await?;
     let seed = open_seed(app, user_id, &user).await?;
-    record_security_event(
-        app,
-        user_id,
-        json!({ "type": "key_decrypted_for_signing", "at": now_unix(), "purpose": purpose }),
-    )
-    .await?;
+    let event = origin.event(
+        types::KEY_DECRYPTED_FOR_SIGNING,
+        subject,
+        json!({ "purpose": purpose }),
+    );
+    audit::append(app.records(), user_id, event)
+        .await
+        .map_err(audit::AuditError::into_records_error)?;
     Ok(SigningSeed(seed))
 }
 
@@ -621,20 +701,6 @@ async fn open_seed(
         .try_into()
         .map_err(|_| AccountError::Internal("stored seed has the wrong length".into()))?;
     Ok(zeroize::Zeroizing::new(seed))
-}
-
-/// Sensitive actions, kept in the user's own partition for the audit trail.
-async fn record_security_event(app: &App, user_id: &str, event: Value) -> Result<(), AccountError> {
-    app.records()
-        .create(NewRecord::new(
-            RecordKey::new(
-                format!("user#{user_id}#security-events"),
-                ulid::Ulid::new().to_string(),
-            ),
-            event,
-        ))
-        .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -183,30 +183,36 @@ pub async fn start_family(
     user_id: &str,
     now: i64,
 ) -> Result<SecretString, AccountError> {
+    let (token, writes) = new_family(user_id, now);
+    records.transact(writes).await?;
+    Ok(token)
+}
+
+/// A new family's first refresh token and the writes that store it, for a caller that
+/// commits them with its own (registration: the account and its first sign-in together).
+pub fn new_family(user_id: &str, now: i64) -> (SecretString, Vec<Write>) {
     let family_id = ulid::Ulid::new().to_string();
     let expires_at = now + REFRESH_TOKEN_LIFETIME.as_secs() as i64;
     let (token, hash) = new_refresh_token();
-    records
-        .transact(vec![
-            Write::Create(
-                NewRecord::new(
-                    family_key(user_id, &family_id),
-                    json!({ "created_at": now }),
-                )
-                .with_state(ACTIVE)
-                .expiring_at(expires_at),
-            ),
-            Write::Create(
-                NewRecord::new(
-                    refresh_token_key(&hash),
-                    json!({ "user_id": user_id, "family_id": family_id, "issued_at": now }),
-                )
-                .with_state(ACTIVE)
-                .expiring_at(expires_at),
-            ),
-        ])
-        .await?;
-    Ok(token)
+    let writes = vec![
+        Write::Create(
+            NewRecord::new(
+                family_key(user_id, &family_id),
+                json!({ "created_at": now }),
+            )
+            .with_state(ACTIVE)
+            .expiring_at(expires_at),
+        ),
+        Write::Create(
+            NewRecord::new(
+                refresh_token_key(&hash),
+                json!({ "user_id": user_id, "family_id": family_id, "issued_at": now }),
+            )
+            .with_state(ACTIVE)
+            .expiring_at(expires_at),
+        ),
+    ];
+    (token, writes)
 }
 
 /// Exchange a refresh token for the user id and a new refresh token of the same family.

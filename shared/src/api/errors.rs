@@ -12,7 +12,7 @@ use crate::ports::{ArchiveError, QueueError, RecordsError, VaultError};
 macro_rules! catalogue {
     ($($variant:ident => ($status:ident, $retryable:literal, $message:literal),)+) => {
         /// A stable error code. The wire form is the SCREAMING_SNAKE_CASE name.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
         #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
         pub enum ErrorCode { $($variant,)+ }
 
@@ -77,11 +77,56 @@ catalogue! {
     DeploymentNotFound => (NOT_FOUND, false, "No deployment with this id belongs to you."),
     DeploymentStateConflict => (CONFLICT, false, "The deployment's state does not allow this; see details for its status."),
     DeploymentTimeout => (GATEWAY_TIMEOUT, true, "The deployment sent nothing within its deadline; retry it to start a new attempt."),
+    AuditExportNotFound => (NOT_FOUND, false, "No audit export with this id belongs to you."),
     DeploymentMismatch => (BAD_GATEWAY, false, "The chain shows a token that differs from the draft; see the message for the differences."),
     Internal => (INTERNAL_SERVER_ERROR, false, "An internal error occurred; it has been logged with the request id."),
 }
 
+/// The groups of the catalogue in its documentation, in the order they are shown.
+pub const AREAS: &[&str] = &[
+    "Requests",
+    "Idempotency",
+    "Accounts and sign-in",
+    "Drafts",
+    "Compliance",
+    "Deployments",
+    "Chains",
+    "Webhooks",
+    "Audit and downloads",
+    "Dependencies",
+];
+
 impl ErrorCode {
+    /// The group of [`AREAS`] the code is documented under. No wildcard: a new code must be
+    /// placed before it compiles.
+    pub fn area(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            MalformedRequest | PayloadTooLarge | RouteNotFound | MethodNotAllowed
+            | RateLimitExceeded | NotFound | Internal => "Requests",
+            IdempotencyKeyRequired | IdempotencyKeyMismatch | IdempotencyKeyInProgress => {
+                "Idempotency"
+            }
+            WeakPassword | UserAlreadyExists | InvalidCredentials | AccountLocked
+            | InvalidRefreshToken | RefreshTokenReused | Unauthorized => "Accounts and sign-in",
+            DraftNotFound | DraftVersionConflict | VersionRequired | DraftInvalid => "Drafts",
+            ComplianceReportNotFound | ComplianceGateClosed => "Compliance",
+            DeploymentNotFound
+            | DeploymentStateConflict
+            | DeploymentTimeout
+            | DeploymentMismatch => "Deployments",
+            NetworkNotConfigured | NetworkUnreachable | NetworkMismatch | TransactionRejected
+            | InsufficientFunds | FeeAboveCeiling | FaucetUnavailable | ChainTimeout => "Chains",
+            WebhookNotFound | WebhookUrlNotAllowed => "Webhooks",
+            AuditExportNotFound | ArchiveLinkInvalid => "Audit and downloads",
+            DependencyUnavailable
+            | RecordsUnavailable
+            | KeyVaultUnavailable
+            | QueueUnavailable
+            | ArchiveUnavailable => "Dependencies",
+        }
+    }
+
     /// The wire form, e.g. `KEY_VAULT_UNAVAILABLE`.
     pub fn as_str(self) -> String {
         match serde_json::to_value(self) {
@@ -89,6 +134,52 @@ impl ErrorCode {
             _ => format!("{self:?}"),
         }
     }
+}
+
+/// Where the generated catalogue is committed, relative to the workspace root.
+pub const CATALOGUE_DOC: &str = "docs/errors.md";
+
+/// The command that rewrites [`CATALOGUE_DOC`] from the code.
+pub const CATALOGUE_DOC_COMMAND: &str =
+    "WALLETLESS_UPDATE_DOCS=1 cargo test -p walletless --lib errors_doc";
+
+/// The catalogue as Markdown: the generated [`CATALOGUE_DOC`], grouped by [`AREAS`].
+pub fn catalogue_markdown() -> String {
+    let mut out = String::from("# Error catalogue\n\n");
+    out.push_str(&format!(
+        "<!-- Generated from `ErrorCode` in shared/src/api/errors.rs; do not edit. A test keeps \
+         it equal to the code; regenerate with `{CATALOGUE_DOC_COMMAND}`. -->\n\n"
+    ));
+    out.push_str(
+        "Every error answer of the API has one body shape, whatever the route:\n\n\
+         ```json\n\
+         {\"error\": {\"code\": \"DRAFT_NOT_FOUND\", \"message\": \"No draft with this id belongs to you.\", \
+         \"retryable\": false, \"details\": null, \"request_id\": \"01J...\"}}\n\
+         ```\n\n\
+         `code` is one of the codes below and never changes meaning; `message` is the default \
+         message below or a more specific one; `details` (an object, or null) carries what a \
+         client can act on, e.g. the field of a `MALFORMED_REQUEST` or `retry_after_s`, which \
+         is also sent as `Retry-After`. A retryable error may succeed when the same request \
+         is sent again later; any other needs a change first. `GET /v1/openapi.json` lists the \
+         codes each route can answer with, and `GET /v1/docs` shows them per route.\n",
+    );
+    for area in AREAS {
+        out.push_str(&format!(
+            "\n## {area}\n\n| code | HTTP status | retryable | message |\n|---|---|---|---|\n"
+        ));
+        for code in ErrorCode::ALL.iter().filter(|code| code.area() == *area) {
+            let status = code.status();
+            out.push_str(&format!(
+                "| `{}` | {} {} | {} | {} |\n",
+                code.as_str(),
+                status.as_u16(),
+                status.canonical_reason().unwrap_or_default(),
+                if code.retryable() { "yes" } else { "no" },
+                code.message().replace('|', "\\|"),
+            ));
+        }
+    }
+    out
 }
 
 /// An error answer: a catalogued code, a message and optional structured details.
@@ -150,6 +241,16 @@ impl std::error::Error for ApiError {}
 
 // Port errors reach callers as catalogued codes. Internal details go to the logs (by the
 // router), never into the answer.
+impl From<crate::audit::AuditError> for ApiError {
+    fn from(error: crate::audit::AuditError) -> Self {
+        use crate::audit::AuditError;
+        match error {
+            AuditError::Invalid(message) => ApiError::malformed("query", message),
+            other => other.into_records_error().into(),
+        }
+    }
+}
+
 impl From<RecordsError> for ApiError {
     fn from(error: RecordsError) -> Self {
         match error {
@@ -384,6 +485,31 @@ mod tests {
             found: "genesis b".into(),
         });
         assert_eq!(mismatch.details.unwrap()["found"], "genesis b");
+    }
+
+    #[test]
+    fn errors_doc_is_generated_from_the_catalogue() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(CATALOGUE_DOC);
+        let generated = catalogue_markdown();
+        if std::env::var_os("WALLETLESS_UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "{CATALOGUE_DOC} is out of date with the error catalogue: run {CATALOGUE_DOC_COMMAND}"
+        );
+        for code in ErrorCode::ALL {
+            assert!(AREAS.contains(&code.area()), "{code:?}");
+            assert_eq!(
+                generated
+                    .matches(&format!("| `{}` |", code.as_str()))
+                    .count(),
+                1
+            );
+        }
     }
 
     #[test]

@@ -37,6 +37,7 @@ use super::errors::{ApiError, ErrorCode};
 use super::routes::{Idempotency, Route};
 use super::service::{ApiRequest, ApiResponse, ResponseBody};
 use crate::app::App;
+use crate::canonical;
 use crate::ports::records::now_unix;
 use crate::ports::{Change, Expect, NewRecord, Record, RecordKey, RecordStore, RecordsError};
 
@@ -142,50 +143,24 @@ pub fn request_hash(
         }
     }
     match serde_json::from_slice::<Value>(body) {
-        Ok(json) => {
-            let mut canonical = String::new();
-            write_canonical(&json, &mut canonical);
-            part(b"json");
-            part(canonical.as_bytes());
-        }
+        // Key order and spacing do not matter; a body nested past the canonical depth limit
+        // (deeper than serde_json parses anyway) is hashed as bytes.
+        Ok(json) => match canonical::to_canonical_bytes_with(&json, canonical::Numbers::Any) {
+            Ok(canonical) => {
+                part(b"json");
+                part(&canonical);
+            }
+            Err(_) => {
+                part(b"bytes");
+                part(body);
+            }
+        },
         Err(_) => {
             part(b"bytes");
             part(body);
         }
     }
     hex::encode(hasher.finalize())
-}
-
-/// Compact JSON with object keys sorted at every level, whatever order the client sent (and
-/// whether or not serde_json preserves order in this build).
-fn write_canonical(value: &Value, out: &mut String) {
-    match value {
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (index, (key, value)) in entries.into_iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::from(key.as_str()).to_string());
-                out.push(':');
-                write_canonical(value, out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
 }
 
 /// Apply the route's [`Idempotency`] to an authenticated request and run its handler at most

@@ -5,9 +5,11 @@
 pub mod errors;
 pub mod handlers;
 pub mod idempotency;
+pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
 pub mod service;
 
 pub use errors::{ApiError, ErrorCode};
 pub use routes::{Auth, LOCAL_ROUTES, ROUTES, Route};
-pub use service::{ApiRequest, ApiResponse, ResponseBody, router};
+pub use service::{ApiRequest, ApiResponse, ResponseBody, router, router_with_rate_limits};

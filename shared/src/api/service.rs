@@ -3,14 +3,16 @@
 //!
 //! Every request gets a request id (API Gateway's when there is one) that is on every log
 //! line of the request, in the `X-Request-Id` header and in every error body. After
-//! authentication, routes that take an `Idempotency-Key` go through
-//! [`super::idempotency::guard`], so handlers never see keys.
+//! authentication the request spends one of its rate limit ([`super::rate_limit`]: per user,
+//! or per source address when there is no user), then routes that take an `Idempotency-Key`
+//! go through [`super::idempotency::guard`], so handlers never see keys.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use axum::body::Body;
-use axum::extract::{Path, Request};
+use axum::extract::{ConnectInfo, Path, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use bytes::Bytes;
@@ -22,18 +24,26 @@ use serde_json::Value;
 use tracing::Instrument;
 
 use super::errors::{ApiError, ErrorCode};
+use super::rate_limit::{Decision, RateLimiter, Subject};
 use super::routes::{Auth, Route};
 use crate::app::App;
+use crate::config::RateLimits;
 
 /// Largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+/// Ties the requests and later steps of one operation together (audit events, logs); taken
+/// from the caller when it sends a usable one, else the request id.
+pub const CORRELATION_ID_HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
+/// Longest correlation id taken from a caller.
+pub const MAX_CORRELATION_ID_LEN: usize = 128;
 
 /// What a handler sees of a request.
 #[derive(Debug)]
 pub struct ApiRequest {
     pub request_id: String,
+    pub correlation_id: String,
     pub path_params: HashMap<String, String>,
     pub query: HashMap<String, String>,
     pub headers: HeaderMap,
@@ -43,6 +53,19 @@ pub struct ApiRequest {
 }
 
 impl ApiRequest {
+    /// Who the audit trail names for this request: the signed-in user, with the request and
+    /// correlation ids.
+    pub fn origin(&self) -> Result<crate::audit::Origin, ApiError> {
+        Ok(crate::audit::Origin::user(self.user()?)
+            .in_request(&self.request_id, &self.correlation_id))
+    }
+
+    /// The request and correlation ids for the audit trail of a public route (registration,
+    /// sign-in): the actor is named once the user is known.
+    pub fn anonymous_origin(&self) -> crate::audit::Origin {
+        crate::audit::Origin::anonymous().in_request(&self.request_id, &self.correlation_id)
+    }
+
     /// The signed-in user's id (routes with [`Auth::User`] always have one).
     pub fn user(&self) -> Result<&str, ApiError> {
         self.user_id
@@ -126,15 +149,36 @@ impl ApiResponse {
     }
 }
 
-/// One service over `routes`, with JSON 404 and 405 answers for everything else.
+/// One service over `routes`, with JSON 404 and 405 answers for everything else, rate-limited
+/// as the process environment says (`WALLETLESS_RATE_LIMIT*`; a Lambda function checked them
+/// at start with the rest of its configuration).
 pub fn router(app: App, routes: impl IntoIterator<Item = &'static Route>) -> axum::Router {
+    let rate_limits = RateLimits::from_env().unwrap_or_else(|error| {
+        tracing::error!(%error, "rate limits: using the defaults");
+        RateLimits::default()
+    });
+    router_with_rate_limits(app, routes, rate_limits)
+}
+
+/// [`router`] with these rate limits.
+///
+/// The caller's address for per-address limits is API Gateway's source IP under Lambda, else
+/// the socket's peer: serve the router with
+/// `into_make_service_with_connect_info::<SocketAddr>()`. Requests with neither share one
+/// budget. `X-Forwarded-For` is never read: any client can write it.
+pub fn router_with_rate_limits(
+    app: App,
+    routes: impl IntoIterator<Item = &'static Route>,
+    rate_limits: RateLimits,
+) -> axum::Router {
+    let limiter = RateLimiter::new(rate_limits);
     // Group by path: axum wants one method router per path.
     let mut by_path: Vec<(&'static str, MethodRouter)> = Vec::new();
     for route in routes {
         let app = app.clone();
         let filter = method_filter(&route.method);
         let handler = move |Path(params): Path<HashMap<String, String>>, request: Request| {
-            serve(app, route, params, request)
+            serve(app, limiter, route, params, request)
         };
         match by_path.iter_mut().find(|(path, _)| *path == route.path) {
             Some((_, methods)) => {
@@ -171,35 +215,76 @@ fn method_filter(method: &http::Method) -> MethodFilter {
 
 async fn serve(
     app: App,
+    limiter: RateLimiter,
     route: &'static Route,
     path_params: HashMap<String, String>,
     request: Request,
 ) -> Response {
     let request_id = request_id_of(&request);
+    let source = source_address(&request);
+    let correlation_id = correlation_id_of(&request).unwrap_or_else(|| request_id.clone());
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
+        correlation_id = %correlation_id,
         route = route.id,
         method = %route.method,
         user_id = tracing::field::Empty,
     );
     async move {
         let started = Instant::now();
-        let answer = match to_api_request(request_id.clone(), path_params, request).await {
-            Ok(mut api_request) => match authenticate(&app, route, &mut api_request).await {
-                Ok(()) => super::idempotency::guard(app, route, api_request).await,
+        let ids = (request_id.clone(), correlation_id.clone());
+        let (parts, body) = request.into_parts();
+        let user = authenticate(&app, route, &parts.headers).await;
+        let subject = match &user {
+            Ok(Some(user_id)) => Subject::User(user_id.clone()),
+            _ => Subject::address(source),
+        };
+        let quota = spend_rate_limit(&app, limiter, route, &subject).await;
+        let answer = match (quota, user) {
+            (Some(decision), _) if !decision.admitted => Err(decision.exceeded()),
+            (_, Err(error)) => Err(error),
+            (_, Ok(user_id)) => match to_api_request(ids, path_params, parts, body).await {
+                Ok(mut api_request) => {
+                    api_request.user_id = user_id;
+                    super::idempotency::guard(app, route, api_request).await
+                }
                 Err(error) => Err(error),
             },
-            Err(error) => Err(error),
         };
-        let response = match answer {
+        let error_code = match &answer {
+            Err(error) => Some(error.code.as_str()),
+            // A replayed error answer (idempotency) is a response with the error's body.
+            Ok(ApiResponse {
+                status,
+                body: ResponseBody::Json(body),
+                ..
+            }) if status.is_client_error() || status.is_server_error() => {
+                body["error"]["code"].as_str().map(str::to_owned)
+            }
+            Ok(_) => None,
+        };
+        let mut response = match answer {
             Ok(answer) => to_response(&request_id, answer),
             Err(error) => error_response(&request_id, &error),
         };
+        if let Some(decision) = quota {
+            decision.write_headers(response.headers_mut());
+        }
+        if let Ok(value) = HeaderValue::from_str(&correlation_id) {
+            response.headers_mut().insert(CORRELATION_ID_HEADER, value);
+        }
+        let latency = started.elapsed();
         tracing::info!(
             status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_millis() as u64,
+            latency_ms = latency.as_millis() as u64,
             "request completed"
+        );
+        crate::metrics::record_request(
+            route.id,
+            response.status().as_u16(),
+            error_code.as_deref(),
+            latency,
         );
         response
     }
@@ -207,13 +292,62 @@ async fn serve(
     .await
 }
 
-/// On [`Auth::User`] routes, require a valid `Authorization: Bearer` access token.
-async fn authenticate(app: &App, route: &Route, request: &mut ApiRequest) -> Result<(), ApiError> {
-    if route.auth == Auth::Public {
-        return Ok(());
+/// Spend one request of `subject`'s budget on the route: `None` when limits are off or the
+/// records store could not count it (the request then runs: see [`super::rate_limit`]).
+async fn spend_rate_limit(
+    app: &App,
+    limiter: RateLimiter,
+    route: &Route,
+    subject: &Subject,
+) -> Option<Decision> {
+    match limiter.check(app.records(), route.id, subject).await {
+        Ok(Some(decision)) => {
+            if !decision.admitted {
+                tracing::info!(
+                    limit = decision.limit,
+                    retry_after_s = decision.reset_seconds(),
+                    per_user = matches!(subject, Subject::User(_)),
+                    "rate limit exceeded"
+                );
+            }
+            Some(decision)
+        }
+        Ok(None) => None,
+        Err(error) => {
+            tracing::warn!(%error, "rate limit not checked: the records store failed; the request proceeds");
+            None
+        }
     }
-    let token = request
-        .headers
+}
+
+/// The caller's address: API Gateway's source IP under Lambda, else the socket's peer (the
+/// local server). Never a header a client could write.
+fn source_address<B>(request: &http::Request<B>) -> Option<IpAddr> {
+    use lambda_http::request::RequestContext;
+    if let Some(RequestContext::ApiGatewayV2(context)) = request.request_context_ref() {
+        return context
+            .http
+            .source_ip
+            .as_deref()
+            .and_then(|ip| ip.parse().ok());
+    }
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| peer.ip())
+}
+
+/// On [`Auth::User`] routes, require a valid `Authorization: Bearer` access token: the
+/// signed-in user's id (`None` on public routes).
+async fn authenticate(
+    app: &App,
+    route: &Route,
+    headers: &HeaderMap,
+) -> Result<Option<String>, ApiError> {
+    if route.auth == Auth::Public {
+        return Ok(None);
+    }
+    let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
@@ -222,17 +356,17 @@ async fn authenticate(app: &App, route: &Route, request: &mut ApiRequest) -> Res
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthorized))?;
     let user_id = crate::accounts::service::authenticate(app, token).await?;
     tracing::Span::current().record("user_id", user_id.as_str());
-    request.user_id = Some(user_id);
-    Ok(())
+    Ok(Some(user_id))
 }
 
 async fn to_api_request(
-    request_id: String,
+    (request_id, correlation_id): (String, String),
     path_params: HashMap<String, String>,
-    request: Request,
+    parts: http::request::Parts,
+    body: Body,
 ) -> Result<ApiRequest, ApiError> {
-    let query = request
-        .uri()
+    let query = parts
+        .uri
         .query()
         .map(|q| {
             url::form_urlencoded::parse(q.as_bytes())
@@ -240,12 +374,12 @@ async fn to_api_request(
                 .collect()
         })
         .unwrap_or_default();
-    let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| ApiError::new(ErrorCode::PayloadTooLarge))?;
     Ok(ApiRequest {
         request_id,
+        correlation_id,
         path_params,
         query,
         headers: parts.headers,
@@ -267,6 +401,20 @@ fn request_id_of<B>(request: &http::Request<B>) -> String {
         return context.request_id.clone();
     }
     ulid::Ulid::new().to_string()
+}
+
+/// The caller's `X-Correlation-Id` when it is 1 to 128 visible ASCII characters (it goes into
+/// logs, headers and the audit trail verbatim); anything else is ignored.
+fn correlation_id_of<B>(request: &http::Request<B>) -> Option<String> {
+    let value = request
+        .headers()
+        .get(CORRELATION_ID_HEADER)?
+        .to_str()
+        .ok()?;
+    let usable = !value.is_empty()
+        && value.len() <= MAX_CORRELATION_ID_LEN
+        && value.bytes().all(|b| b.is_ascii_graphic());
+    usable.then(|| value.to_owned())
 }
 
 fn to_response(request_id: &str, answer: ApiResponse) -> Response {

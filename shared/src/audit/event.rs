@@ -8,7 +8,8 @@ use serde_json::Value;
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What an event is about, e.g. `{kind: "deployment", id: "01J..."}`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = AuditSubject)]
 pub struct Subject {
     pub kind: String,
     pub id: String,
@@ -24,7 +25,7 @@ impl Subject {
 }
 
 /// One link of a tenant's audit chain, exactly as stored and exported.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AuditEvent {
     pub tenant: String,
     /// Position in the tenant's chain, from 1, without gaps.

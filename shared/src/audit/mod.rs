@@ -7,15 +7,29 @@
 //! [`prepare_append`] returns that create for the caller's own transaction, so an event and
 //! what it records are written together or not at all.
 
-pub mod canonical;
+/// The canonical encoding events are hashed over.
+pub use crate::canonical;
 pub mod chain;
 pub mod event;
+pub mod export;
+pub mod exports;
+pub mod origin;
 pub mod store;
+pub mod verify_export;
 
 pub use canonical::CanonicalError;
-pub use chain::{BreakReason, ChainBreak, verify};
+pub use chain::{BreakReason, ChainBreak, ChainChecker, Continuity, verify};
 pub use event::{AuditEvent, GENESIS_HASH, NewAuditEvent, Subject};
-pub use store::{AuditFilter, AuditPage, append, event_key, head, list, partition, prepare_append};
+pub use export::{
+    ExportEncoder, ExportError, ExportFilters, ExportFormat, ExportManifest, ExportSummary,
+};
+pub use origin::{Origin, types};
+pub use store::{
+    AuditFilter, AuditPage, append, event_key, head, list, partition, prepare_append, transact,
+};
+pub use verify_export::{
+    ExportProblem, ProblemReason, VerifiedExport, verify_export, verify_export_with,
+};
 
 use crate::ports::{RecordKey, RecordsError};
 
@@ -44,6 +58,22 @@ impl AuditError {
             self,
             AuditError::Contended { .. } | AuditError::Unavailable(_)
         )
+    }
+}
+
+impl AuditError {
+    /// For callers whose writes and audit events share one records transaction: the
+    /// records error that says the same (contention and outages stay retryable).
+    pub fn into_records_error(self) -> RecordsError {
+        match self {
+            AuditError::Invalid(message) => RecordsError::Invalid(message),
+            AuditError::Contended { .. } | AuditError::Unavailable(_) => {
+                RecordsError::Unavailable(self.to_string())
+            }
+            AuditError::Corrupt { .. } | AuditError::Internal(_) => {
+                RecordsError::Internal(self.to_string())
+            }
+        }
     }
 }
 

@@ -87,33 +87,94 @@ pub async fn head(
 /// The next event of `tenant`'s chain and the write that stores it, for the caller to put in
 /// the same records transaction as what the event records. The write is a create of the next
 /// sequence, so if another append wins first the whole transaction fails (a
-/// `TransactionConflict` at this write's index) and the caller prepares again and retries.
+/// `TransactionConflict` at this write's index) and the caller prepares again and retries;
+/// [`transact`] does all of that.
 pub async fn prepare_append(
     records: &dyn RecordStore,
     tenant: &str,
     new: NewAuditEvent,
 ) -> Result<(AuditEvent, Write), AuditError> {
-    validate_new(&new)?;
+    let mut prepared = prepare_appends(records, tenant, vec![new]).await?;
+    prepared
+        .pop()
+        .ok_or_else(|| AuditError::Internal("no event was prepared".into()))
+}
+
+/// The next events of `tenant`'s chain, in the given order, each with its create.
+async fn prepare_appends(
+    records: &dyn RecordStore,
+    tenant: &str,
+    news: Vec<NewAuditEvent>,
+) -> Result<Vec<(AuditEvent, Write)>, AuditError> {
+    for new in &news {
+        validate_new(new)?;
+    }
     let head = head(records, tenant).await?;
-    let (sequence, previous_hash, previous_at_ms) = match &head {
-        Some(head) => {
-            let sequence = head.sequence.checked_add(1).ok_or_else(|| {
-                AuditError::Internal(format!("audit chain of tenant {tenant} is full"))
-            })?;
-            (sequence, head.hash.clone(), head.at_ms)
-        }
-        None => (1, GENESIS_HASH.to_owned(), i64::MIN),
+    let (mut sequence, mut previous_hash, mut previous_at_ms) = match &head {
+        Some(head) => (head.sequence, head.hash.clone(), head.at_ms),
+        None => (0, GENESIS_HASH.to_owned(), i64::MIN),
     };
-    // Never earlier than the head, so the chain is in time order even across skewed clocks
-    // (and `list` can stop at the end of a time range).
-    let at_ms = now_ms().max(previous_at_ms);
-    let event = new
-        .into_event(tenant, sequence, at_ms, previous_hash)
-        .map_err(|e| AuditError::Invalid(e.to_string()))?;
-    let body = serde_json::to_value(&event)
-        .map_err(|e| AuditError::Internal(format!("audit event not serialisable: {e}")))?;
-    let write = Write::Create(NewRecord::new(event_key(tenant, sequence), body));
-    Ok((event, write))
+    let mut prepared = Vec::with_capacity(news.len());
+    for new in news {
+        sequence = sequence.checked_add(1).ok_or_else(|| {
+            AuditError::Internal(format!("audit chain of tenant {tenant} is full"))
+        })?;
+        // Never earlier than the head, so the chain is in time order even across skewed
+        // clocks (and `list` can stop at the end of a time range).
+        let at_ms = now_ms().max(previous_at_ms);
+        let event = new
+            .into_event(tenant, sequence, at_ms, previous_hash)
+            .map_err(|e| AuditError::Invalid(e.to_string()))?;
+        let body = serde_json::to_value(&event)
+            .map_err(|e| AuditError::Internal(format!("audit event not serialisable: {e}")))?;
+        previous_hash = event.hash.clone();
+        previous_at_ms = event.at_ms;
+        prepared.push((
+            event,
+            Write::Create(NewRecord::new(event_key(tenant, sequence), body)),
+        ));
+    }
+    Ok(prepared)
+}
+
+/// Applies `writes` and appends `events` to `tenant`'s chain in one records transaction: the
+/// events exist exactly when the writes happened. The events' creates go after `writes`, so a
+/// `TransactionConflict` the caller sees has the index of one of its own writes; a conflict on
+/// an event's create (another append took the sequence) is retried here with fresh sequences.
+pub async fn transact(
+    records: &dyn RecordStore,
+    tenant: &str,
+    writes: Vec<Write>,
+    events: Vec<NewAuditEvent>,
+) -> Result<Vec<AuditEvent>, RecordsError> {
+    if events.is_empty() {
+        records.transact(writes).await?;
+        return Ok(Vec::new());
+    }
+    let own = writes.len();
+    for attempt in 1..=MAX_APPEND_ATTEMPTS {
+        let prepared = prepare_appends(records, tenant, events.clone())
+            .await
+            .map_err(AuditError::into_records_error)?;
+        let mut all = writes.clone();
+        let mut appended = Vec::with_capacity(prepared.len());
+        for (event, write) in prepared {
+            appended.push(event);
+            all.push(write);
+        }
+        match records.transact(all).await {
+            Ok(()) => return Ok(appended),
+            Err(RecordsError::TransactionConflict { index, .. }) if index >= own => {
+                tokio::time::sleep(retry_pause(attempt)).await;
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Err(AuditError::Contended {
+        tenant: tenant.to_owned(),
+        attempts: MAX_APPEND_ATTEMPTS,
+    }
+    .into_records_error())
 }
 
 /// Appends an event to `tenant`'s chain on its own. The create of the next sequence is
@@ -234,6 +295,17 @@ fn validate_new(new: &NewAuditEvent) -> Result<(), AuditError> {
         return Err(AuditError::Invalid(
             "audit event subject needs a kind and an id".into(),
         ));
+    }
+    // Exports write a missing id as an empty cell, so an empty id would read back as none.
+    for (name, value) in [
+        ("request id", &new.request_id),
+        ("correlation id", &new.correlation_id),
+    ] {
+        if value.as_deref().is_some_and(str::is_empty) {
+            return Err(AuditError::Invalid(format!(
+                "audit event {name} is empty; leave it out instead"
+            )));
+        }
     }
     Ok(())
 }

@@ -28,7 +28,7 @@ const PROBE_OPTIONS: ClientOptions = ClientOptions {
     },
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NetworkStatus {
     /// The node answers and serves the configured chain.
@@ -42,7 +42,7 @@ pub enum NetworkStatus {
 }
 
 /// One probe's result.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct NetworkHealth {
     pub status: NetworkStatus,
     /// Unix seconds of the probe.

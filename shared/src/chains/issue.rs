@@ -18,6 +18,7 @@ use super::token::{Deployer, SpecError, TokenSpec};
 use crate::accounts::{AccountError, service as accounts};
 use crate::api::{ApiError, ErrorCode};
 use crate::app::App;
+use crate::audit::{Origin, Subject};
 use crate::drafts::service::{self as drafts, DraftError};
 use crate::drafts::standards;
 use crate::networks::{ChainFamily, Network};
@@ -79,7 +80,7 @@ impl From<IssueError> for ApiError {
 }
 
 /// One transaction a deployment sent, confirmed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SentTransaction {
     /// The stage it belongs to (`create_asset`, `deploy_contract`, ...).
     pub stage: String,
@@ -91,7 +92,7 @@ pub struct SentTransaction {
 }
 
 /// What a deployment created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeployedToken {
     pub network: String,
     pub standard: String,
@@ -113,17 +114,40 @@ pub struct DeployedToken {
 pub struct UserSigner<'a> {
     app: &'a App,
     user_id: &'a str,
-    /// What the signatures are for, recorded with each opening of the key.
+    /// What the signatures are for (a deployment, a draft) and why, recorded in the audit
+    /// chain with each opening of the key, by `origin`.
+    subject: Subject,
     purpose: String,
+    origin: Origin,
 }
 
 impl<'a> UserSigner<'a> {
-    pub fn new(app: &'a App, user_id: &'a str, purpose: impl Into<String>) -> Self {
+    pub fn new(
+        app: &'a App,
+        user_id: &'a str,
+        subject: Subject,
+        purpose: impl Into<String>,
+        origin: Origin,
+    ) -> Self {
         Self {
             app,
             user_id,
+            subject,
             purpose: purpose.into(),
+            origin,
         }
+    }
+
+    async fn open_seed(&self, stage: &str) -> Result<accounts::SigningSeed, AccountError> {
+        let purpose = format!("{}: {stage}", self.purpose);
+        accounts::open_signing_seed(
+            self.app,
+            self.user_id,
+            self.subject.clone(),
+            &purpose,
+            &self.origin,
+        )
+        .await
     }
 
     pub async fn sign_algorand(
@@ -131,15 +155,13 @@ impl<'a> UserSigner<'a> {
         group: &[Transaction],
         stage: Stage,
     ) -> Result<Vec<SignedTransaction>, AccountError> {
-        let purpose = format!("{}: {}", self.purpose, stage.name());
-        let seed = accounts::open_signing_seed(self.app, self.user_id, &purpose).await?;
+        let seed = self.open_seed(stage.name()).await?;
         let key = seed.algorand_key();
         Ok(group.iter().map(|txn| txn.sign(&key)).collect())
     }
 
     pub async fn sign_evm(&self, prepared: &PreparedTransaction) -> Result<EvmSigned, IssueError> {
-        let purpose = format!("{}: {EVM_STAGE}", self.purpose);
-        let seed = accounts::open_signing_seed(self.app, self.user_id, &purpose).await?;
+        let seed = self.open_seed(EVM_STAGE).await?;
         let key = seed.evm_key()?;
         Ok(prepared.sign(&key)?)
     }
@@ -230,7 +252,13 @@ pub async fn deploy_draft(
     draft_id: &str,
 ) -> Result<DeployedToken, IssueError> {
     let prepared = prepare_draft(app, user_id, draft_id).await?;
-    let signer = UserSigner::new(app, user_id, format!("draft {draft_id}"));
+    let signer = UserSigner::new(
+        app,
+        user_id,
+        Subject::new("draft", draft_id),
+        "direct deployment",
+        Origin::system("issue"),
+    );
     let mut deployed = deploy(
         &prepared.network,
         &prepared.spec,

@@ -13,11 +13,13 @@ use super::rules::{self, DISCLAIMER, NetworkScope, RULES, RULESET_VERSION, Subje
 use crate::accounts::rfc3339;
 use crate::api::{ApiError, ErrorCode};
 use crate::app::App;
+use crate::audit::{self, Origin, Subject as AuditSubject, types};
 use crate::drafts::service::{self as drafts, DraftError};
-use crate::ports::records::{NewRecord, Order, Query, RecordKey, RecordsError, now_unix};
+use crate::ports::records::{NewRecord, Order, Query, RecordKey, RecordsError, Write, now_unix};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ComplianceStatus)]
 pub enum Status {
     Pass,
     Warn,
@@ -25,7 +27,8 @@ pub enum Status {
     NotApplicable,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ComplianceRuleResult)]
 pub struct RuleResult {
     pub rule_id: &'static str,
     pub status: Status,
@@ -35,7 +38,8 @@ pub struct RuleResult {
     pub reference: &'static str,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ComplianceSummary)]
 pub struct Summary {
     pub pass: usize,
     pub warn: usize,
@@ -159,7 +163,12 @@ fn reports_partition(user_id: &str, draft_id: &str) -> String {
 }
 
 /// Run the checks on a draft's current version and store the report (immutable).
-pub async fn run(app: &App, user_id: &str, draft_id: &str) -> Result<Value, ComplianceError> {
+pub async fn run(
+    app: &App,
+    user_id: &str,
+    draft_id: &str,
+    origin: &Origin,
+) -> Result<Value, ComplianceError> {
     let draft = drafts::get(app, user_id, draft_id).await?;
     if draft.validation["valid"] != Value::Bool(true) {
         return Err(ComplianceError::DraftInvalid);
@@ -202,12 +211,22 @@ pub async fn run(app: &App, user_id: &str, draft_id: &str) -> Result<Value, Comp
     report["checksum"] = json!(checksum);
     report["created_at"] = json!(rfc3339(now_unix()));
     report["disclaimer"] = json!(DISCLAIMER);
-    app.records()
-        .create(NewRecord::new(
-            RecordKey::new(reports_partition(user_id, draft_id), &report_id),
-            report.clone(),
-        ))
-        .await?;
+    let event = origin.event(
+        types::COMPLIANCE_REPORT,
+        AuditSubject::new("draft", draft_id),
+        json!({
+            "report_id": report_id,
+            "checksum": checksum,
+            "draft_version": draft.version,
+            "ruleset_version": RULESET_VERSION,
+            "summary": report["summary"],
+        }),
+    );
+    let stored = Write::Create(NewRecord::new(
+        RecordKey::new(reports_partition(user_id, draft_id), &report_id),
+        report.clone(),
+    ));
+    audit::transact(app.records(), user_id, vec![stored], vec![event]).await?;
     tracing::info!(%draft_id, %report_id, blocking_failures = summary.blocking_failures, "compliance report stored");
     Ok(report)
 }

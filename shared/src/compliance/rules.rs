@@ -15,8 +15,9 @@ pub const DISCLAIMER: &str = "Compliance readiness checks compare a draft with t
     statements about its regulatory situation. They are not legal advice and do not establish \
     that an offering is lawful; consult qualified counsel.";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ComplianceRuleKind)]
 pub enum RuleKind {
     /// What a classification requires the profile to contain.
     Completeness,
@@ -29,22 +30,25 @@ pub enum RuleKind {
 }
 
 /// The standards a rule looks at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "standards", content = "ids")]
+#[schema(as = ComplianceStandardScope)]
 pub enum StandardScope {
     All,
     Only(&'static [&'static str]),
 }
 
 /// The networks a rule looks at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = ComplianceNetworkScope)]
 pub enum NetworkScope {
     All,
     Mainnets,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ComplianceRule)]
 pub struct Rule {
     pub id: &'static str,
     pub kind: RuleKind,

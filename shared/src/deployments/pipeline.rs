@@ -30,6 +30,7 @@ use super::state::Status;
 use super::store::{self, Deployment, Failure, Loaded, StageProgress, StageTransaction};
 use crate::api::{ApiError, ErrorCode};
 use crate::app::App;
+use crate::audit::Subject;
 use crate::chains::algorand::algod::AlgodClient;
 use crate::chains::algorand::deploy as algorand_deploy;
 use crate::chains::algorand::transaction::Address as AlgorandAddress;
@@ -63,6 +64,8 @@ pub fn poll_interval(deployment: &Deployment) -> Duration {
 }
 
 /// How long one EVM receipt check waits inside a step.
+/// The audit actor of the steps (`system:pipeline`).
+const PIPELINE: &str = "pipeline";
 const RECEIPT_WAIT: Duration = Duration::from_secs(2);
 
 /// The steps of a deployment, each a step kind of its own.
@@ -332,7 +335,14 @@ impl StepHandler for DeploymentStep {
                     tracing::error!(deployment_id = %current.deployment.id, %illegal, "cannot fail");
                     return Ok(());
                 }
-                match store::save(app, &current, failed).await {
+                match store::save(
+                    app,
+                    &current,
+                    failed,
+                    &current.deployment.system_origin(PIPELINE),
+                )
+                .await
+                {
                     Ok(_) => Ok(()),
                     Err(RecordsError::ConditionFailed { .. })
                     | Err(RecordsError::TransactionConflict { .. }) => Ok(()),
@@ -384,7 +394,7 @@ async fn prepare(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
     };
     let mut next = deployment.clone();
     next.planned_stages = stages;
-    saved(store::save(app, loaded, next).await?)
+    saved(store::save(app, loaded, next, &deployment.system_origin(PIPELINE)).await?)
 }
 
 /// Builds and signs the next stage, and stores it before anything is sent.
@@ -394,7 +404,9 @@ async fn sign(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
     let signer = UserSigner::new(
         app,
         &deployment.user_id,
-        format!("deployment {}", deployment.id),
+        Subject::new("deployment", &deployment.id),
+        format!("attempt {}", deployment.attempt),
+        deployment.system_origin(PIPELINE),
     );
     let index = deployment.stages.len();
     let progress = match &prepared.spec {
@@ -452,7 +464,7 @@ async fn sign(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
     };
     let mut next = deployment.clone();
     next.stages.push(progress);
-    saved(store::save(app, loaded, next).await?)
+    saved(store::save(app, loaded, next, &deployment.system_origin(PIPELINE)).await?)
 }
 
 /// What the deployment's transactions say they are: the deployment and its attempt.
@@ -489,7 +501,8 @@ async fn submit(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
         if let Some(stage) = marked.stages.last_mut() {
             stage.sending = true;
         }
-        loaded = store::save(app, &loaded, marked).await?;
+        let origin = marked.system_origin(PIPELINE);
+        loaded = store::save(app, &loaded, marked, &origin).await?;
     }
     let deployment = &loaded.deployment;
     let Some(stage) = deployment.stages.last() else {
@@ -520,7 +533,7 @@ async fn submit(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
         next.move_to(Status::Submitted, "transactions_sent", ids)
             .map_err(illegal)?;
     }
-    saved(store::save(app, &loaded, next).await?)
+    saved(store::save(app, &loaded, next, &deployment.system_origin(PIPELINE)).await?)
 }
 
 fn saved(loaded: Loaded) -> Result<Progress, Stop> {
@@ -593,7 +606,7 @@ async fn confirm(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
     if next == *deployment {
         return Ok(Progress::NotYet);
     }
-    saved(store::save(app, loaded, next).await?)
+    saved(store::save(app, loaded, next, &deployment.system_origin(PIPELINE)).await?)
 }
 
 fn ids_of(stage: Option<&StageProgress>) -> Vec<String> {
@@ -738,7 +751,7 @@ async fn finalize(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
         next.move_to(Status::Completed, "completed", Vec::new())
             .map_err(illegal)?;
     }
-    saved(store::save(app, loaded, next).await?)
+    saved(store::save(app, loaded, next, &deployment.system_origin(PIPELINE)).await?)
 }
 
 #[cfg(test)]

@@ -12,13 +12,15 @@ use super::state::{Status, TimelineEntry};
 use super::store::{self, Deployment, Loaded};
 use crate::api::{ApiError, ErrorCode};
 use crate::app::App;
+use crate::audit::Origin;
 use crate::chains::issue::{self, DeployedToken};
 use crate::compliance::report as compliance;
 use crate::drafts::service as drafts;
 use crate::ports::records::{Order, Query, RecordsError};
 
 /// What the API shows of a deployment: everything but the signed bytes.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Deployment)]
 pub struct DeploymentView {
     pub id: String,
     pub draft_id: String,
@@ -31,6 +33,7 @@ pub struct DeploymentView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<DeployedToken>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::api::openapi::DeploymentFailure>)]
     pub error: Option<super::store::Failure>,
     pub timeline: Vec<TimelineEntry>,
     pub created_at_ms: i64,
@@ -75,13 +78,18 @@ fn check_id(deployment_id: &str) -> Result<(), ApiError> {
 /// Requests the deployment of the user's draft: it must be theirs, valid, and past the
 /// compliance gate. Recorded as Queued with its first timeline entry; the prepare step is
 /// enqueued first, so a deployment is never stored without a step to carry it.
-pub async fn create(app: &App, user_id: &str, draft_id: &str) -> Result<Deployment, ApiError> {
+pub async fn create(
+    app: &App,
+    user_id: &str,
+    draft_id: &str,
+    origin: &Origin,
+) -> Result<Deployment, ApiError> {
     let draft = drafts::get(app, user_id, draft_id).await?;
     let prepared = issue::prepare_snapshot(app, user_id, draft_id, &draft.draft)
         .await
         .map_err(ApiError::from)?;
     compliance::gate(app, user_id, draft_id).await?;
-    let deployment = Deployment::queued(
+    let mut deployment = Deployment::queued(
         user_id,
         draft_id,
         draft.draft.clone(),
@@ -89,9 +97,10 @@ pub async fn create(app: &App, user_id: &str, draft_id: &str) -> Result<Deployme
         prepared.standard.id,
         &prepared.network.id,
     );
+    deployment.correlation_id = origin.correlation_id.clone();
     // Stored first: a step must find its deployment. If the step cannot be enqueued, the
     // deployment fails at once with a retryable code, rather than wait for the sweep.
-    let loaded = store::create(app, &deployment).await?;
+    let loaded = store::create(app, &deployment, origin).await?;
     if let Err(error) = pipeline::enqueue(app, &deployment, Step::Prepare, 1, Duration::ZERO).await
     {
         let api_error = ApiError::from(error);
@@ -102,7 +111,7 @@ pub async fn create(app: &App, user_id: &str, draft_id: &str) -> Result<Deployme
             retryable: api_error.code.retryable(),
         };
         if failed.fail(failure).is_ok() {
-            store::save(app, &loaded, failed).await?;
+            store::save(app, &loaded, failed, origin).await?;
         }
         return Err(api_error);
     }
@@ -150,7 +159,7 @@ impl Filters {
 }
 
 /// A page of the user's deployments, newest first.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeploymentPage {
     pub deployments: Vec<DeploymentView>,
     pub next_cursor: Option<String>,
@@ -216,7 +225,12 @@ fn state_conflict(deployment: &Deployment, why: &str) -> ApiError {
 }
 
 /// Cancels a deployment that is still queued and has sent nothing.
-pub async fn cancel(app: &App, user_id: &str, deployment_id: &str) -> Result<Deployment, ApiError> {
+pub async fn cancel(
+    app: &App,
+    user_id: &str,
+    deployment_id: &str,
+    origin: &Origin,
+) -> Result<Deployment, ApiError> {
     let loaded = load(app, user_id, deployment_id).await?;
     let deployment = &loaded.deployment;
     if deployment.status != Status::Queued || deployment.stages.iter().any(|stage| stage.sending) {
@@ -228,7 +242,7 @@ pub async fn cancel(app: &App, user_id: &str, deployment_id: &str) -> Result<Dep
     let mut next = deployment.clone();
     next.move_to(Status::Cancelled, "cancelled_by_user", Vec::new())
         .map_err(|error| state_conflict(deployment, &error.to_string()))?;
-    let saved = store::save(app, &loaded, next)
+    let saved = store::save(app, &loaded, next, origin)
         .await
         .map_err(|error| conflict_or(error, deployment))?;
     Ok(saved.deployment)
@@ -236,7 +250,12 @@ pub async fn cancel(app: &App, user_id: &str, deployment_id: &str) -> Result<Dep
 
 /// Retries a failed deployment as a new attempt, when its failed attempt sent nothing: so a
 /// retry can never put a second token on chain.
-pub async fn retry(app: &App, user_id: &str, deployment_id: &str) -> Result<Deployment, ApiError> {
+pub async fn retry(
+    app: &App,
+    user_id: &str,
+    deployment_id: &str,
+    origin: &Origin,
+) -> Result<Deployment, ApiError> {
     let loaded = load(app, user_id, deployment_id).await?;
     let deployment = &loaded.deployment;
     if deployment.status != Status::Failed {
@@ -258,7 +277,7 @@ pub async fn retry(app: &App, user_id: &str, deployment_id: &str) -> Result<Depl
     next.failure = None;
     next.move_to(Status::Queued, "retried_by_user", Vec::new())
         .map_err(|error| state_conflict(deployment, &error.to_string()))?;
-    let saved = store::save(app, &loaded, next)
+    let saved = store::save(app, &loaded, next, origin)
         .await
         .map_err(|error| conflict_or(error, deployment))?;
     pipeline::enqueue(

@@ -15,8 +15,9 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = DeploymentStatus)]
 pub enum Status {
     Queued,
     Submitted,
@@ -104,7 +105,7 @@ pub struct IllegalTransition {
 }
 
 /// One entry of a deployment's timeline: a move, when, why, and what it involved.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
     /// Milliseconds since the Unix epoch.
     pub at_ms: i64,

@@ -1,13 +1,15 @@
 //! How a deployment is kept: one record per deployment in its owner's partition
 //! (`user#<id>#deployments`, sorted by ULID), its status also in the record's state so that
 //! every write is conditioned on the status and version it read; and an entry in the
-//! `deployments#active` partition while it is not final, for the sweep.
+//! `deployments#active` partition while it is not final, for the sweep. Every transition is
+//! written with its webhook deliveries and its audit event, in one transaction.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::state::{IllegalTransition, Status, TimelineEntry};
 use crate::app::App;
+use crate::audit::{self, NewAuditEvent, Origin, Subject, types};
 use crate::chains::issue::DeployedToken;
 use crate::ports::records::{
     Change, Expect, NewRecord, Record, RecordKey, RecordsError, Write, now_unix,
@@ -108,6 +110,10 @@ pub struct Deployment {
     pub timeline: Vec<TimelineEntry>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
+    /// The correlation id of the request that asked for it: every later step's audit
+    /// events carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
 }
 
 /// A deployment with the version its record had when read.
@@ -157,7 +163,40 @@ impl Deployment {
             }],
             created_at_ms: now,
             updated_at_ms: now,
+            correlation_id: None,
         }
+    }
+
+    /// The origin of the steps that carry this deployment on by themselves.
+    pub fn system_origin(&self, component: &str) -> Origin {
+        Origin::system(component).correlated(self.correlation_id.as_deref())
+    }
+
+    /// The audit events of the timeline entries from `first` on, caused by `origin`.
+    fn transition_events(&self, first: usize, origin: &Origin) -> Vec<NewAuditEvent> {
+        self.timeline
+            .iter()
+            .skip(first)
+            .map(|entry| {
+                origin.event(
+                    types::DEPLOYMENT_TRANSITION,
+                    Subject::new("deployment", &self.id),
+                    json!({
+                        "from": entry.from.map(Status::as_str),
+                        "to": entry.to.as_str(),
+                        "reason": entry.reason,
+                        "attempt": entry.attempt,
+                        "transaction_ids": entry.transaction_ids,
+                        "error_code": entry.error_code,
+                        "retryable": entry.retryable,
+                        "draft_id": self.draft_id,
+                        "draft_version": self.draft_version,
+                        "standard": self.standard,
+                        "network": self.network,
+                    }),
+                )
+            })
+            .collect()
     }
 
     /// Appends the timeline entry of the move to `to` and makes it the status.
@@ -224,8 +263,12 @@ pub async fn load(
     }
 }
 
-/// Stores a new deployment and its active-index entry, together.
-pub async fn create(app: &App, deployment: &Deployment) -> Result<Loaded, RecordsError> {
+/// Stores a new deployment and its active-index entry, together with its audit event.
+pub async fn create(
+    app: &App,
+    deployment: &Deployment,
+    origin: &Origin,
+) -> Result<Loaded, RecordsError> {
     let body = deployment.body()?;
     let (announcements, announced) = webhooks::announcements(app, deployment, 0).await?;
     let mut writes = vec![
@@ -239,7 +282,8 @@ pub async fn create(app: &App, deployment: &Deployment) -> Result<Loaded, Record
         )),
     ];
     writes.extend(announcements);
-    app.records().transact(writes).await?;
+    let events = deployment.transition_events(0, origin);
+    audit::transact(app.records(), &deployment.user_id, writes, events).await?;
     webhooks::enqueue_announced(app, &announced).await;
     Ok(Loaded {
         version: 1,
@@ -254,6 +298,7 @@ pub async fn save(
     app: &App,
     loaded: &Loaded,
     mut deployment: Deployment,
+    origin: &Origin,
 ) -> Result<Loaded, RecordsError> {
     deployment.updated_at_ms = now_ms();
     let record_key = key(&deployment.user_id, &deployment.id);
@@ -284,10 +329,35 @@ pub async fn save(
     let (announcements, announced) =
         webhooks::announcements(app, &deployment, loaded.deployment.timeline.len()).await?;
     writes.extend(announcements);
-    app.records().transact(writes).await?;
+    let events = deployment.transition_events(loaded.deployment.timeline.len(), origin);
+    audit::transact(app.records(), &deployment.user_id, writes, events).await?;
+    if is_final && !was_final {
+        record_final(app, &deployment);
+    }
     webhooks::enqueue_announced(app, &announced).await;
     Ok(Loaded {
         version: loaded.version + 1,
         deployment,
     })
+}
+
+/// The metrics of a deployment just saved in a final state (once per attempt: the move into
+/// it is written once).
+fn record_final(app: &App, deployment: &Deployment) {
+    use crate::networks::ChainFamily;
+    let chain_family = match app.networks().get(&deployment.network).map(|n| n.family()) {
+        Some(ChainFamily::Algorand) => "algorand",
+        Some(ChainFamily::Evm) => "evm",
+        None => "unknown",
+    };
+    let elapsed_ms = deployment
+        .updated_at_ms
+        .saturating_sub(deployment.created_at_ms);
+    crate::metrics::record_deployment_final(
+        &deployment.standard,
+        &deployment.network,
+        chain_family,
+        deployment.status.as_str(),
+        std::time::Duration::from_millis(u64::try_from(elapsed_ms).unwrap_or(0)),
+    );
 }

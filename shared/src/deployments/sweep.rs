@@ -73,7 +73,9 @@ pub async fn sweep(app: &App, now_ms: i64) -> Result<SweepReport, RecordsError> 
                     retryable: ErrorCode::DeploymentTimeout.retryable(),
                 };
                 if failed.fail(timeout).is_ok() {
-                    match store::save(app, &loaded, failed).await {
+                    match store::save(app, &loaded, failed, &deployment.system_origin("sweep"))
+                        .await
+                    {
                         Ok(_) => report.failed.push(deployment_id.clone()),
                         // It moved meanwhile: not stalled after all.
                         Err(RecordsError::ConditionFailed { .. })

@@ -10,8 +10,9 @@ use super::validate::{self, Context, ValidationReport};
 use crate::accounts::{AccountError, rfc3339, service as accounts};
 use crate::api::{ApiError, ErrorCode};
 use crate::app::App;
+use crate::audit::{self, NewAuditEvent, Origin, Subject, types};
 use crate::ports::records::{
-    Change, Expect, NewRecord, Order, Query, Record, RecordKey, RecordsError, now_unix,
+    Change, Expect, NewRecord, Order, Query, Record, RecordKey, RecordsError, Write, now_unix,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -50,17 +51,18 @@ impl From<DraftError> for ApiError {
 }
 
 /// A stored draft as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DraftView {
     pub id: String,
     pub version: u64,
     pub draft: Value,
+    #[schema(value_type = crate::drafts::validate::ValidationReport)]
     pub validation: Value,
     pub created_at: String,
     pub updated_at: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DraftPage {
     pub drafts: Vec<DraftView>,
     pub next_cursor: Option<String>,
@@ -101,6 +103,45 @@ pub async fn check(
     Ok(validate::validate(draft, app.networks(), &context))
 }
 
+/// [`check`] on request of the user, recorded in their audit chain (the outcome, not the
+/// draft itself: it was not stored).
+pub async fn validate(
+    app: &App,
+    user_id: &str,
+    draft: &Value,
+    origin: &Origin,
+) -> Result<ValidationReport, DraftError> {
+    let report = check(app, user_id, draft).await?;
+    // The draft was not stored, so it has no id: the subject is the validation request.
+    let validation_id = origin
+        .request_id
+        .clone()
+        .unwrap_or_else(|| ulid::Ulid::new().to_string());
+    let event = origin.event(
+        types::DRAFT_VALIDATED,
+        Subject::new("draft-validation", validation_id),
+        json!({
+            "standard": draft["standard"].as_str(),
+            "network": draft["network"].as_str(),
+            "outcome": outcome(&report),
+        }),
+    );
+    audit::append(app.records(), user_id, event)
+        .await
+        .map_err(|error| DraftError::from(error.into_records_error()))?;
+    Ok(report)
+}
+
+/// What an audit event says about a validation: valid or not, and which rules failed.
+fn outcome(report: &ValidationReport) -> Value {
+    let codes: Vec<&str> = report.errors.iter().map(|issue| issue.code).collect();
+    json!({ "valid": report.valid, "error_codes": codes })
+}
+
+fn draft_event(origin: &Origin, event_type: &str, draft_id: &str, payload: Value) -> NewAuditEvent {
+    origin.event(event_type, Subject::new("draft", draft_id), payload)
+}
+
 /// Store a valid draft's ARC-3 metadata (the exact bytes its hash covers) at its content
 /// address before the draft that points to it is saved. Content-addressed, so storing again
 /// is harmless.
@@ -125,10 +166,13 @@ async fn store_metadata(app: &App, report: &ValidationReport) -> Result<(), Draf
 }
 
 fn view(record: &Record) -> DraftView {
-    let body = &record.body;
+    view_of(&record.key, record.version, &record.body)
+}
+
+fn view_of(key: &RecordKey, version: u64, body: &Value) -> DraftView {
     DraftView {
-        id: record.key.sort.clone(),
-        version: record.version,
+        id: key.sort.clone(),
+        version,
         draft: body["draft"].clone(),
         validation: body["validation"].clone(),
         created_at: rfc3339(body["created_at"].as_i64().unwrap_or_default()),
@@ -141,25 +185,41 @@ fn validation_json(report: &ValidationReport) -> Value {
 }
 
 /// Save a new draft, valid or not, with its validation result.
-pub async fn create(app: &App, user_id: &str, draft: Value) -> Result<DraftView, DraftError> {
+pub async fn create(
+    app: &App,
+    user_id: &str,
+    draft: Value,
+    origin: &Origin,
+) -> Result<DraftView, DraftError> {
     let report = check(app, user_id, &draft).await?;
     store_metadata(app, &report).await?;
     let now = now_unix();
     let draft_id = ulid::Ulid::new().to_string();
-    let record = app
-        .records()
-        .create(NewRecord::new(
-            key(user_id, &draft_id),
-            json!({
-                "draft": draft,
-                "validation": validation_json(&report),
-                "created_at": now,
-                "updated_at": now,
-            }),
-        ))
-        .await?;
+    let record = NewRecord::new(
+        key(user_id, &draft_id),
+        json!({
+            "draft": draft,
+            "validation": validation_json(&report),
+            "created_at": now,
+            "updated_at": now,
+        }),
+    );
+    let event = draft_event(
+        origin,
+        types::DRAFT_CREATED,
+        &draft_id,
+        json!({ "version": 1, "standard": draft["standard"].as_str(), "network": draft["network"].as_str(), "outcome": outcome(&report) }),
+    );
+    let stored = view_of(&record.key, 1, &record.body);
+    audit::transact(
+        app.records(),
+        user_id,
+        vec![Write::Create(record)],
+        vec![event],
+    )
+    .await?;
     tracing::info!(draft_id = %draft_id, valid = report.valid, "draft created");
-    Ok(view(&record))
+    Ok(stored)
 }
 
 pub async fn get(app: &App, user_id: &str, draft_id: &str) -> Result<DraftView, DraftError> {
@@ -179,6 +239,7 @@ pub async fn update(
     draft_id: &str,
     expected_version: u64,
     draft: Value,
+    origin: &Origin,
 ) -> Result<DraftView, DraftError> {
     check_id(draft_id)?;
     let record_key = key(user_id, draft_id);
@@ -195,30 +256,36 @@ pub async fn update(
     }
     let report = check(app, user_id, &draft).await?;
     store_metadata(app, &report).await?;
-    let updated = app
-        .records()
-        .update(
-            &record_key,
-            Expect::version(expected_version),
-            Change {
-                state: None,
-                body: json!({
-                    "draft": draft,
-                    "validation": validation_json(&report),
-                    "created_at": current.body["created_at"],
-                    "updated_at": now_unix(),
-                }),
-                expires_at: None,
-            },
-        )
-        .await;
-    match updated {
-        Ok(record) => {
-            tracing::info!(draft_id = %draft_id, version = record.version, valid = report.valid, "draft changed");
-            Ok(view(&record))
+    let body = json!({
+        "draft": draft,
+        "validation": validation_json(&report),
+        "created_at": current.body["created_at"],
+        "updated_at": now_unix(),
+    });
+    let version = expected_version + 1;
+    let stored = view_of(&record_key, version, &body);
+    let event = draft_event(
+        origin,
+        types::DRAFT_CHANGED,
+        draft_id,
+        json!({ "version": version, "standard": draft["standard"].as_str(), "network": draft["network"].as_str(), "outcome": outcome(&report) }),
+    );
+    let update = Write::Update {
+        key: record_key.clone(),
+        expect: Expect::version(expected_version),
+        change: Change {
+            state: None,
+            body,
+            expires_at: None,
+        },
+    };
+    match audit::transact(app.records(), user_id, vec![update], vec![event]).await {
+        Ok(_) => {
+            tracing::info!(draft_id = %draft_id, version, valid = report.valid, "draft changed");
+            Ok(stored)
         }
         // Someone else saved in between our read and write.
-        Err(RecordsError::ConditionFailed { .. }) => {
+        Err(RecordsError::TransactionConflict { .. }) => {
             let current = app
                 .records()
                 .get(&record_key)
@@ -239,16 +306,27 @@ pub async fn delete(
     user_id: &str,
     draft_id: &str,
     expected_version: Option<u64>,
+    origin: &Origin,
 ) -> Result<(), DraftError> {
     check_id(draft_id)?;
     let record_key = key(user_id, draft_id);
     let expect = expected_version.map(Expect::version).unwrap_or_default();
-    match app.records().delete(&record_key, expect).await {
-        Ok(()) => {
+    let delete = Write::Delete {
+        key: record_key.clone(),
+        expect,
+    };
+    let event = draft_event(
+        origin,
+        types::DRAFT_DELETED,
+        draft_id,
+        json!({ "expected_version": expected_version }),
+    );
+    match audit::transact(app.records(), user_id, vec![delete], vec![event]).await {
+        Ok(_) => {
             tracing::info!(draft_id = %draft_id, "draft deleted");
             Ok(())
         }
-        Err(RecordsError::ConditionFailed { .. }) => {
+        Err(RecordsError::TransactionConflict { .. }) => {
             match (app.records().get(&record_key).await?, expected_version) {
                 (Some(current), Some(expected)) => Err(DraftError::VersionConflict {
                     expected,

@@ -7,8 +7,9 @@ use serde::Serialize;
 use crate::networks::ChainFamily;
 
 /// How an amount is held on chain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = AmountWidth)]
 pub enum Width {
     /// Algorand ASA totals.
     U64,
@@ -17,8 +18,9 @@ pub enum Width {
 }
 
 /// The type of a field, with its limits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[schema(as = FieldKind)]
 pub enum Kind {
     /// Text whose length is counted in UTF-8 bytes, as the chain stores it.
     Text {
@@ -58,8 +60,9 @@ pub enum Kind {
 }
 
 /// What happens when a field is absent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "when_absent", content = "value", rename_all = "snake_case")]
+#[schema(as = FieldPresence)]
 pub enum Presence {
     Required,
     Optional,
@@ -69,15 +72,17 @@ pub enum Presence {
     DefaultsToOwnAccount,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
+#[schema(as = FieldDefault)]
 pub enum DefaultValue {
     Bool(bool),
     Number(u8),
     Text(&'static str),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = StandardField)]
 pub struct Field {
     pub name: &'static str,
     #[serde(flatten)]
@@ -87,8 +92,9 @@ pub struct Field {
 }
 
 /// A rule across fields, shown in the catalogue and enforced by the validator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = StandardRule)]
 pub enum Rule {
     /// `cap` ≥ `initial_supply`; a mintable token without a cap gets a warning.
     CapAtLeastInitialSupply,

@@ -16,14 +16,15 @@ use super::standards::{self, DefaultValue, Field, Kind, Presence, Rule, Standard
 use crate::accounts::arc76::decode_algorand_address;
 use crate::networks::{ChainFamily, NetworkRegistry};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
     Warning,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = ValidationIssue)]
 pub struct Issue {
     pub path: String,
     pub code: &'static str,
@@ -31,7 +32,7 @@ pub struct Issue {
     pub severity: Severity,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ValidationReport {
     pub valid: bool,
     pub errors: Vec<Issue>,

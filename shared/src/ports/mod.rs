@@ -6,7 +6,7 @@ pub mod key_vault;
 pub mod records;
 pub mod step_queue;
 
-pub use archive::{Archive, ArchiveError, ArchivedObject};
+pub use archive::{Archive, ArchiveError, ArchiveUpload, ArchivedObject};
 pub use key_vault::{DataKey, EncryptionContext, KeyVault, VaultError};
 pub use records::{
     Change, Expect, NewRecord, Order, Page, Query, Record, RecordKey, RecordStore, RecordsError,

@@ -9,7 +9,8 @@ use futures::future::BoxFuture;
 use std::sync::Arc;
 use std::time::Duration;
 use walletless::ports::archive::{
-    Archive, ArchiveError, ArchivedObject, MAX_LINK_LIFETIME, validate_object_key,
+    Archive, ArchiveError, ArchiveUpload, ArchivedObject, MAX_LINK_LIFETIME, UPLOAD_PART_BYTES,
+    validate_object_key,
 };
 
 /// Follows download links the way an anonymous client would.
@@ -32,6 +33,37 @@ fn assert_invalid<T: std::fmt::Debug>(result: Result<T, ArchiveError>, what: &st
 fn every_byte_value() -> Vec<u8> {
     (0..=255u8).cycle().take(3000).collect()
 }
+
+#[track_caller]
+fn assert_not_found<T: std::fmt::Debug>(result: Result<T, ArchiveError>, what: &str) {
+    assert!(
+        matches!(result, Err(ArchiveError::NotFound(_))),
+        "{what}: expected NotFound, got {result:?}"
+    );
+}
+
+/// Keys that could escape the archive or mean two things.
+fn invalid_keys() -> Vec<String> {
+    [
+        "",
+        "/absolute",
+        "a//b",
+        "../escape",
+        "a/../../b",
+        "./a",
+        "trailing/",
+        "space here",
+        "back\\slash",
+        "tilde~object",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .chain(["a".repeat(513)])
+    .collect()
+}
+
+/// Content types that are not header-safe.
+const INVALID_CONTENT_TYPES: [&str; 3] = ["", "text/plain\r\nX-Injected: 1", "t\u{e9}xt/plain"];
 
 /// What was put comes back, body and content type, including an empty body.
 pub async fn put_get_round_trip(archive: Arc<dyn Archive>) {
@@ -119,20 +151,7 @@ pub async fn keys_that_prefix_each_other_coexist(archive: Arc<dyn Archive>) {
 
 /// Keys that could escape the archive or mean two things are refused everywhere.
 pub async fn invalid_keys_are_refused(archive: Arc<dyn Archive>) {
-    let too_long = "a".repeat(513);
-    for key in [
-        "",
-        "/absolute",
-        "a//b",
-        "../escape",
-        "a/../../b",
-        "./a",
-        "trailing/",
-        "space here",
-        "back\\slash",
-        "tilde~object",
-        too_long.as_str(),
-    ] {
+    for key in &invalid_keys() {
         assert!(validate_object_key(key).is_err(), "{key:?} is valid");
         assert_invalid(archive.put(key, b"x".to_vec(), "text/plain").await, key);
         assert_invalid(archive.get(key).await, key);
@@ -145,7 +164,7 @@ pub async fn invalid_keys_are_refused(archive: Arc<dyn Archive>) {
 
 /// Content types must be header-safe: non-empty printable ASCII.
 pub async fn invalid_content_types_are_refused(archive: Arc<dyn Archive>) {
-    for content_type in ["", "text/plain\r\nX-Injected: 1", "t\u{e9}xt/plain"] {
+    for content_type in INVALID_CONTENT_TYPES {
         assert_invalid(
             archive.put("k", b"x".to_vec(), content_type).await,
             content_type,
@@ -254,4 +273,171 @@ pub async fn download_link_states_its_lifetime(archive: Arc<dyn Archive>, probe:
             "asked {lifetime:?}, link says {stated:?}: {url}"
         );
     }
+}
+
+/// The byte at `offset` of a streamed test object: differs between nearby parts and offsets,
+/// so a lost, repeated or reordered piece shows.
+fn streamed_byte(offset: usize) -> u8 {
+    ((offset as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as u8
+}
+
+fn streamed_bytes(range: std::ops::Range<usize>) -> Vec<u8> {
+    range.map(streamed_byte).collect()
+}
+
+#[track_caller]
+fn assert_streamed_body(body: &[u8], len: usize) {
+    assert_eq!(body.len(), len, "body length");
+    if let Some(offset) = (0..len).find(|&offset| body[offset] != streamed_byte(offset)) {
+        panic!("body differs from what was written at byte {offset}");
+    }
+}
+
+/// Write `streamed_bytes(0..len)` in pieces of the given sizes, cycled; the last is cut short.
+async fn write_in_pieces(upload: &mut dyn ArchiveUpload, len: usize, piece_sizes: &[usize]) {
+    let mut written = 0;
+    for &size in piece_sizes.iter().cycle() {
+        if written == len {
+            break;
+        }
+        let end = len.min(written + size);
+        upload.write(&streamed_bytes(written..end)).await.unwrap();
+        written = end;
+    }
+}
+
+/// An object written in many uneven pieces, some smaller and one larger than a part, across
+/// several parts, reads back byte for byte with its content type.
+pub async fn streamed_upload_round_trip(archive: Arc<dyn Archive>) {
+    let len = 2 * UPLOAD_PART_BYTES + 12_345;
+    let mut upload = archive
+        .start_upload("exports/user-1/audit.jsonl", "application/x-ndjson")
+        .await
+        .unwrap();
+    let pieces = [
+        0,
+        1,
+        4_093,
+        65_536,
+        (1 << 20) + 17,
+        UPLOAD_PART_BYTES + 3,
+        2_999_999,
+    ];
+    write_in_pieces(&mut *upload, len, &pieces).await;
+    assert_eq!(upload.finish().await.unwrap(), len as u64);
+    let object = archive.get("exports/user-1/audit.jsonl").await.unwrap();
+    assert_eq!(object.content_type, "application/x-ndjson");
+    assert_streamed_body(&object.body, len);
+}
+
+/// Until `finish`, a key shows what it showed before: nothing, or the old object, even after
+/// whole parts were sent.
+pub async fn streamed_upload_is_invisible_until_finished(archive: Arc<dyn Archive>) {
+    archive
+        .put("report.csv", b"old".to_vec(), "text/plain")
+        .await
+        .unwrap();
+    let mut replacing = archive
+        .start_upload("report.csv", "text/csv")
+        .await
+        .unwrap();
+    let mut creating = archive
+        .start_upload("new/report.csv", "text/csv")
+        .await
+        .unwrap();
+    let len = UPLOAD_PART_BYTES + 1;
+    write_in_pieces(&mut *replacing, len, &[UPLOAD_PART_BYTES / 3]).await;
+    creating.write(b"a,b\n").await.unwrap();
+
+    let before = archive.get("report.csv").await.unwrap();
+    assert_eq!(
+        before,
+        ArchivedObject {
+            content_type: "text/plain".into(),
+            body: b"old".to_vec()
+        }
+    );
+    assert_not_found(archive.get("new/report.csv").await, "before finish");
+
+    assert_eq!(creating.finish().await.unwrap(), 4);
+    assert_eq!(archive.get("new/report.csv").await.unwrap().body, b"a,b\n");
+    assert_eq!(replacing.finish().await.unwrap(), len as u64);
+    let after = archive.get("report.csv").await.unwrap();
+    assert_eq!(after.content_type, "text/csv");
+    assert_streamed_body(&after.body, len);
+}
+
+/// An aborted upload leaves no object, also after whole parts were sent, and leaves an
+/// existing object as it was.
+pub async fn aborted_upload_leaves_nothing(archive: Arc<dyn Archive>) {
+    let mut upload = archive
+        .start_upload("aborted.bin", "application/octet-stream")
+        .await
+        .unwrap();
+    write_in_pieces(
+        &mut *upload,
+        UPLOAD_PART_BYTES + 1,
+        &[UPLOAD_PART_BYTES + 1],
+    )
+    .await;
+    upload.abort().await.unwrap();
+    assert_not_found(archive.get("aborted.bin").await, "after abort");
+
+    archive
+        .put("kept.txt", b"old".to_vec(), "text/plain")
+        .await
+        .unwrap();
+    let mut upload = archive.start_upload("kept.txt", "text/csv").await.unwrap();
+    upload.write(b"new").await.unwrap();
+    upload.abort().await.unwrap();
+    let kept = archive.get("kept.txt").await.unwrap();
+    assert_eq!(
+        (kept.content_type.as_str(), kept.body.as_slice()),
+        ("text/plain", &b"old"[..])
+    );
+}
+
+/// Finishing an upload nothing was written to stores an empty object, also over an
+/// existing one.
+pub async fn empty_streamed_upload_is_an_empty_object(archive: Arc<dyn Archive>) {
+    let upload = archive
+        .start_upload("empty.jsonl", "application/x-ndjson")
+        .await
+        .unwrap();
+    assert_eq!(upload.finish().await.unwrap(), 0);
+    let empty = archive.get("empty.jsonl").await.unwrap();
+    assert_eq!(
+        empty,
+        ArchivedObject {
+            content_type: "application/x-ndjson".into(),
+            body: Vec::new()
+        }
+    );
+
+    archive
+        .put("was-full.txt", b"full".to_vec(), "text/plain")
+        .await
+        .unwrap();
+    let mut upload = archive
+        .start_upload("was-full.txt", "text/csv")
+        .await
+        .unwrap();
+    upload.write(b"").await.unwrap();
+    assert_eq!(upload.finish().await.unwrap(), 0);
+    let emptied = archive.get("was-full.txt").await.unwrap();
+    assert_eq!(
+        (emptied.content_type.as_str(), emptied.body.len()),
+        ("text/csv", 0)
+    );
+}
+
+/// `start_upload` checks key and content type like `put`, before anything is stored.
+pub async fn start_upload_refuses_invalid_keys_and_content_types(archive: Arc<dyn Archive>) {
+    for key in &invalid_keys() {
+        assert_invalid(archive.start_upload(key, "text/plain").await, key);
+    }
+    for content_type in INVALID_CONTENT_TYPES {
+        assert_invalid(archive.start_upload("k", content_type).await, content_type);
+    }
+    assert_not_found(archive.get("k").await, "after refused uploads");
 }

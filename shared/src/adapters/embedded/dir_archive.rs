@@ -4,17 +4,18 @@
 //!
 //! Layout: the object at key `a/b/c.json` is the file `root/a/b/c.json~object`. The `~`
 //! cannot occur in a key, so object files never collide with the directories of longer keys
-//! (`a` and `a/b` can both exist) nor with staging files (`c.json~staging-<ulid>`). Each file
-//! is `b"WLA1\n"`, a one-line JSON header with the content type, then the body, and it is
-//! written to a staging file and renamed into place: a reader sees the old object or the new
-//! one, content type and body together, never a mix or half of either.
+//! (`a` and `a/b` can both exist) nor with staging files (`c.json~object~staging-<ulid>`).
+//! Each file is `b"WLA1\n"`, a one-line JSON header with the content type, then the body, and
+//! it is written to a staging file and renamed into place: a reader sees the old object or the
+//! new one, content type and body together, never a mix or half of either. A streamed upload
+//! grows its staging file a part at a time, so only the rename on `finish` makes it visible.
 
 use crate::adapters::embedded::local_vault::{
-    KEY_FILE_LEN, KeyFileError, open_or_create_key_file, sync_directory, write_private_file,
+    KEY_FILE_LEN, KeyFileError, open_or_create_key_file, sync_directory,
 };
 use crate::ports::archive::{
-    Archive, ArchiveError, ArchiveResult, ArchivedObject, validate_link_lifetime,
-    validate_object_key,
+    Archive, ArchiveError, ArchiveResult, ArchiveUpload, ArchivedObject, PartBuffer,
+    validate_link_lifetime, validate_object_key,
 };
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
@@ -22,9 +23,9 @@ use secrecy::{ExposeSecret as _, SecretBox};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::fmt;
-use std::fs;
-use std::io;
-use std::os::unix::fs::DirBuilderExt as _;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
@@ -188,33 +189,173 @@ async fn blocking<T: Send + 'static>(
 }
 
 fn write_object(path: &Path, body: &[u8], content_type: &str) -> ArchiveResult<()> {
-    let directory = path
-        .parent()
-        .ok_or_else(|| ArchiveError::Internal(format!("{} has no parent", path.display())))?;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(directory)
-        .map_err(io_failure("creating archive directory", directory))?;
-    let header = serde_json::to_vec(&ObjectHeader {
-        content_type: content_type.to_owned(),
-    })
-    .map_err(|error| ArchiveError::Internal(format!("object header: {error}")))?;
-    let mut contents = Vec::with_capacity(OBJECT_MAGIC.len() + header.len() + 1 + body.len());
-    contents.extend_from_slice(OBJECT_MAGIC);
-    contents.extend_from_slice(&header);
-    contents.push(b'\n');
-    contents.extend_from_slice(body);
+    let mut staging = StagingFile::create(path, content_type)?;
+    staging.append(body)?;
+    staging.publish()
+}
 
-    let mut staging_name = path.file_name().unwrap_or_default().to_os_string();
-    staging_name.push(format!("{STAGING_SUFFIX}{}", ulid::Ulid::new()));
-    let staging = path.with_file_name(staging_name);
-    let written = write_private_file(&staging, &contents).and_then(|()| fs::rename(&staging, path));
-    if let Err(error) = written {
-        let _ = fs::remove_file(&staging);
-        return Err(io_failure("writing archive object", path)(error));
+/// An object being written beside its file, under a name no reader opens. Dropped before it
+/// is published or discarded, it removes itself, so a failed or abandoned write leaves nothing.
+#[derive(Debug)]
+struct StagingFile {
+    file: File,
+    path: PathBuf,
+    object_path: PathBuf,
+    /// Set once renamed into place or removed: nothing left to clean up.
+    settled: bool,
+}
+
+impl StagingFile {
+    /// A private staging file for the object at `object_path` (creating the directories above
+    /// it), already holding the magic and the header.
+    fn create(object_path: &Path, content_type: &str) -> ArchiveResult<Self> {
+        let directory = parent_of(object_path)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(directory)
+            .map_err(io_failure("creating archive directory", directory))?;
+        let header = serde_json::to_vec(&ObjectHeader {
+            content_type: content_type.to_owned(),
+        })
+        .map_err(|error| ArchiveError::Internal(format!("object header: {error}")))?;
+        let mut staging_name = object_path.file_name().unwrap_or_default().to_os_string();
+        staging_name.push(format!("{STAGING_SUFFIX}{}", ulid::Ulid::new()));
+        let path = object_path.with_file_name(staging_name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(io_failure("creating archive staging file", &path))?;
+        let mut staging = StagingFile {
+            file,
+            path,
+            object_path: object_path.to_path_buf(),
+            settled: false,
+        };
+        let mut preamble = Vec::with_capacity(OBJECT_MAGIC.len() + header.len() + 1);
+        preamble.extend_from_slice(OBJECT_MAGIC);
+        preamble.extend_from_slice(&header);
+        preamble.push(b'\n');
+        staging.append(&preamble)?;
+        Ok(staging)
     }
-    sync_directory(directory).map_err(io_failure("syncing archive directory", directory))
+
+    fn append(&mut self, bytes: &[u8]) -> ArchiveResult<()> {
+        self.file
+            .write_all(bytes)
+            .map_err(io_failure("writing archive object", &self.object_path))
+    }
+
+    /// Make the object durable, then visible in one step: fsync, rename over the object's
+    /// file, sync the directory.
+    fn publish(mut self) -> ArchiveResult<()> {
+        self.file
+            .sync_all()
+            .and_then(|()| fs::rename(&self.path, &self.object_path))
+            .map_err(io_failure("writing archive object", &self.object_path))?;
+        self.settled = true;
+        let directory = parent_of(&self.object_path)?;
+        sync_directory(directory).map_err(io_failure("syncing archive directory", directory))
+    }
+
+    /// Remove the staging file, saying so when that fails.
+    fn discard(mut self) -> ArchiveResult<()> {
+        self.settled = true;
+        fs::remove_file(&self.path).map_err(io_failure("removing archive staging file", &self.path))
+    }
+}
+
+impl Drop for StagingFile {
+    fn drop(&mut self) {
+        if !self.settled {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn parent_of(path: &Path) -> ArchiveResult<&Path> {
+    path.parent()
+        .ok_or_else(|| ArchiveError::Internal(format!("{} has no parent", path.display())))
+}
+
+/// A streamed upload into a staging file, renamed into place by `finish`.
+#[derive(Debug)]
+struct DirUpload {
+    key: String,
+    /// `None` once spent: after a failed write, whose staging file is already removed.
+    staging: Option<StagingFile>,
+    buffer: PartBuffer,
+}
+
+impl DirUpload {
+    fn spent(&self) -> ArchiveError {
+        ArchiveError::Internal(format!(
+            "the upload of {} failed earlier and holds nothing",
+            self.key
+        ))
+    }
+
+    /// Append a part to the staging file off the executor. On failure the staging file is
+    /// dropped, and so removed, in the blocking task.
+    async fn append(&mut self, part: Vec<u8>) -> ArchiveResult<()> {
+        let mut staging = self.staging.take().ok_or_else(|| self.spent())?;
+        let staging = blocking(move || {
+            staging.append(&part)?;
+            Ok(staging)
+        })
+        .await?;
+        self.staging = Some(staging);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ArchiveUpload for DirUpload {
+    async fn write(&mut self, bytes: &[u8]) -> ArchiveResult<()> {
+        if self.staging.is_none() {
+            return Err(self.spent());
+        }
+        let mut input = bytes;
+        while let Some(part) = self.buffer.fill(&mut input) {
+            self.append(part).await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> ArchiveResult<u64> {
+        let mut staging = self.staging.take().ok_or_else(|| self.spent())?;
+        let rest = self.buffer.take_rest();
+        blocking(move || {
+            staging.append(&rest)?;
+            staging.publish()
+        })
+        .await?;
+        Ok(self.buffer.total())
+    }
+
+    async fn abort(mut self: Box<Self>) -> ArchiveResult<()> {
+        match self.staging.take() {
+            Some(staging) => blocking(move || staging.discard()).await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for DirUpload {
+    /// An upload dropped without `finish` or `abort` removes its staging file too, off the
+    /// executor when there is one.
+    fn drop(&mut self) {
+        if let Some(staging) = self.staging.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn_blocking(move || drop(staging));
+                }
+                Err(_) => drop(staging),
+            }
+        }
+    }
 }
 
 fn read_object(key: &str, path: &Path) -> ArchiveResult<ArchivedObject> {
@@ -292,6 +433,23 @@ impl Archive for DirArchive {
             ))),
         })
         .await
+    }
+
+    async fn start_upload(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> ArchiveResult<Box<dyn ArchiveUpload>> {
+        validate_object_key(key)?;
+        validate_content_type(content_type)?;
+        let path = self.object_path(key);
+        let content_type = content_type.to_owned();
+        let staging = blocking(move || StagingFile::create(&path, &content_type)).await?;
+        Ok(Box::new(DirUpload {
+            key: key.to_owned(),
+            staging: Some(staging),
+            buffer: PartBuffer::default(),
+        }))
     }
 }
 

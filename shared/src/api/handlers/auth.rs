@@ -78,6 +78,7 @@ pub async fn register(app: App, request: ApiRequest) -> Result<ApiResponse, ApiE
         &input.email,
         input.password,
         input.display_name.as_deref(),
+        &request.anonymous_origin(),
     )
     .await?;
     signed_in(StatusCode::CREATED, &profile, &session)
@@ -85,7 +86,13 @@ pub async fn register(app: App, request: ApiRequest) -> Result<ApiResponse, ApiE
 
 pub async fn login(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let input: LoginRequest = request.json()?;
-    let (profile, session) = service::login(&app, &input.email, input.password).await?;
+    let (profile, session) = service::login(
+        &app,
+        &input.email,
+        input.password,
+        &request.anonymous_origin(),
+    )
+    .await?;
     signed_in(StatusCode::OK, &profile, &session)
 }
 
@@ -96,7 +103,7 @@ pub async fn refresh(app: App, request: ApiRequest) -> Result<ApiResponse, ApiEr
 }
 
 pub async fn logout(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    service::logout(&app, request.user()?).await?;
+    service::logout(&app, request.user()?, &request.origin()?).await?;
     ApiResponse::ok(&json!({ "signed_out": true }))
 }
 
@@ -111,6 +118,7 @@ pub async fn change_password(app: App, request: ApiRequest) -> Result<ApiRespons
         request.user()?,
         input.current_password,
         input.new_password,
+        &request.origin()?,
     )
     .await?;
     let mut body = session_json(&session);
@@ -124,7 +132,7 @@ pub async fn change_password(app: App, request: ApiRequest) -> Result<ApiRespons
 pub async fn key_export(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let input: KeyExportRequest = request.json()?;
     let keys =
-        service::export_keys(&app, request.user()?, input.password, &request.request_id).await?;
+        service::export_keys(&app, request.user()?, input.password, &request.origin()?).await?;
     ApiResponse::ok(&json!({
         "algorand_address": keys.algorand_address,
         "algorand_mnemonic": keys.algorand_mnemonic.expose_secret(),

@@ -7,7 +7,13 @@ use crate::app::App;
 use crate::compliance::report;
 
 pub async fn run(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let report = report::run(&app, request.user()?, request.path_param("id")?).await?;
+    let report = report::run(
+        &app,
+        request.user()?,
+        request.path_param("id")?,
+        &request.origin()?,
+    )
+    .await?;
     ApiResponse::json(StatusCode::CREATED, &report)
 }
 

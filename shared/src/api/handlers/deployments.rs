@@ -5,6 +5,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::time_filter;
 use crate::api::{ApiError, ApiRequest, ApiResponse};
 use crate::app::App;
 use crate::deployments::service::{self, DeploymentView, Filters};
@@ -23,7 +24,7 @@ fn status_url(id: &str) -> String {
 pub async fn create(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let user_id = request.user()?;
     let body: CreateRequest = request.json()?;
-    let deployment = service::create(&app, user_id, &body.draft_id).await?;
+    let deployment = service::create(&app, user_id, &body.draft_id, &request.origin()?).await?;
     let url = status_url(&deployment.id);
     let mut response = ApiResponse::json(
         StatusCode::ACCEPTED,
@@ -38,16 +39,6 @@ pub async fn create(app: App, request: ApiRequest) -> Result<ApiResponse, ApiErr
 pub async fn get(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let deployment = service::get(&app, request.user()?, request.path_param("id")?).await?;
     ApiResponse::ok(&DeploymentView::from(&deployment))
-}
-
-/// Milliseconds since the epoch from an RFC 3339 time or a number of milliseconds.
-fn time_filter(name: &str, text: &str) -> Result<i64, ApiError> {
-    if let Ok(ms) = text.parse::<i64>() {
-        return Ok(ms);
-    }
-    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-        .map(|at| (at.unix_timestamp_nanos() / 1_000_000) as i64)
-        .map_err(|_| ApiError::malformed(name, "an RFC 3339 time or milliseconds since the epoch"))
 }
 
 pub async fn list(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
@@ -88,11 +79,23 @@ pub async fn list(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError
 }
 
 pub async fn cancel(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let deployment = service::cancel(&app, request.user()?, request.path_param("id")?).await?;
+    let deployment = service::cancel(
+        &app,
+        request.user()?,
+        request.path_param("id")?,
+        &request.origin()?,
+    )
+    .await?;
     ApiResponse::ok(&DeploymentView::from(&deployment))
 }
 
 pub async fn retry(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    let deployment = service::retry(&app, request.user()?, request.path_param("id")?).await?;
+    let deployment = service::retry(
+        &app,
+        request.user()?,
+        request.path_param("id")?,
+        &request.origin()?,
+    )
+    .await?;
     ApiResponse::json(StatusCode::ACCEPTED, &DeploymentView::from(&deployment))
 }

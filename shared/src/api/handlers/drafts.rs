@@ -99,12 +99,12 @@ fn if_match(request: &ApiRequest) -> Result<Option<u64>, ApiError> {
 
 pub async fn validate(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let draft = draft_body(&request)?;
-    ApiResponse::ok(&service::check(&app, request.user()?, &draft).await?)
+    ApiResponse::ok(&service::validate(&app, request.user()?, &draft, &request.origin()?).await?)
 }
 
 pub async fn create(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let draft = draft_body(&request)?;
-    let created = service::create(&app, request.user()?, draft).await?;
+    let created = service::create(&app, request.user()?, draft, &request.origin()?).await?;
     with_etag(StatusCode::CREATED, &created)
 }
 
@@ -133,6 +133,7 @@ pub async fn update(app: App, request: ApiRequest) -> Result<ApiResponse, ApiErr
         request.path_param("id")?,
         expected,
         draft,
+        &request.origin()?,
     )
     .await?;
     with_etag(StatusCode::OK, &updated)
@@ -140,7 +141,14 @@ pub async fn update(app: App, request: ApiRequest) -> Result<ApiResponse, ApiErr
 
 pub async fn delete(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let expected = if_match(&request)?;
-    service::delete(&app, request.user()?, request.path_param("id")?, expected).await?;
+    service::delete(
+        &app,
+        request.user()?,
+        request.path_param("id")?,
+        expected,
+        &request.origin()?,
+    )
+    .await?;
     ApiResponse::ok(&serde_json::json!({ "deleted": true }))
 }
 

@@ -19,7 +19,14 @@ struct SubscribeRequest {
 pub async fn subscribe(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
     let user_id = request.user()?;
     let body: SubscribeRequest = request.json()?;
-    let subscription = webhooks::subscribe(&app, user_id, &body.url, &body.event_types).await?;
+    let subscription = webhooks::subscribe(
+        &app,
+        user_id,
+        &body.url,
+        &body.event_types,
+        &request.origin()?,
+    )
+    .await?;
     ApiResponse::json(StatusCode::CREATED, &subscription)
 }
 
@@ -32,7 +39,13 @@ pub async fn list(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError
 }
 
 pub async fn unsubscribe(app: App, request: ApiRequest) -> Result<ApiResponse, ApiError> {
-    webhooks::unsubscribe(&app, request.user()?, request.path_param("id")?).await?;
+    webhooks::unsubscribe(
+        &app,
+        request.user()?,
+        request.path_param("id")?,
+        &request.origin()?,
+    )
+    .await?;
     ApiResponse::json(StatusCode::OK, &json!({ "deleted": true }))
 }
 

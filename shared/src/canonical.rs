@@ -1,6 +1,7 @@
-//! The canonical encoding that audit hashes are computed over (specified in
-//! `docs/audit-chain.md`): JSON with object keys sorted bytewise at every level, no
-//! insignificant whitespace, serde_json's string escapes, integers only.
+//! Canonical JSON: object keys sorted bytewise at every level, no insignificant whitespace,
+//! serde_json's string escapes. Audit hashes are computed over it with integers only (as
+//! specified in `docs/audit-chain.md`); idempotency request hashes accept any JSON number,
+//! written as serde_json writes it.
 //!
 //! Written by hand rather than through `serde_json::to_vec`, because serde_json's key order
 //! depends on a cargo feature (`preserve_order`) that any crate in the build can switch on, and
@@ -23,10 +24,24 @@ pub enum CanonicalError {
     TooDeep { path: String },
 }
 
-/// The canonical bytes of `value`.
+/// Which numbers an encoding takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Numbers {
+    /// Integers only; any other number is refused (hashes other languages must reproduce).
+    IntegersOnly,
+    /// Any JSON number, written as serde_json writes it (hashes only this code recomputes).
+    Any,
+}
+
+/// The canonical bytes of `value`, integers only (the audit encoding).
 pub fn to_canonical_bytes(value: &Value) -> Result<Vec<u8>, CanonicalError> {
+    to_canonical_bytes_with(value, Numbers::IntegersOnly)
+}
+
+/// The canonical bytes of `value`, taking `numbers`.
+pub fn to_canonical_bytes_with(value: &Value, numbers: Numbers) -> Result<Vec<u8>, CanonicalError> {
     let mut out = Vec::new();
-    write_value(value, &mut out, &mut String::from("$"), 0)?;
+    write_value(value, &mut out, &mut String::from("$"), 0, numbers)?;
     Ok(out)
 }
 
@@ -41,6 +56,7 @@ fn write_value(
     out: &mut Vec<u8>,
     path: &mut String,
     depth: usize,
+    numbers: Numbers,
 ) -> Result<(), CanonicalError> {
     if depth > MAX_DEPTH {
         return Err(CanonicalError::TooDeep { path: path.clone() });
@@ -54,6 +70,8 @@ fn write_value(
                 unsigned.to_string()
             } else if let Some(signed) = number.as_i64() {
                 signed.to_string()
+            } else if numbers == Numbers::Any {
+                number.to_string()
             } else {
                 return Err(CanonicalError::NotAnInteger { path: path.clone() });
             };
@@ -68,7 +86,7 @@ fn write_value(
                 }
                 let restore = path.len();
                 path.push_str(&format!("[{index}]"));
-                write_value(item, out, path, depth + 1)?;
+                write_value(item, out, path, depth + 1, numbers)?;
                 path.truncate(restore);
             }
             out.push(b']');
@@ -87,7 +105,7 @@ fn write_value(
                 let restore = path.len();
                 path.push('.');
                 path.push_str(key);
-                write_value(item, out, path, depth + 1)?;
+                write_value(item, out, path, depth + 1, numbers)?;
                 path.truncate(restore);
             }
             out.push(b'}');

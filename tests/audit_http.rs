@@ -13,7 +13,7 @@ use walletless::audit::export::ExportManifest;
 use walletless::audit::verify_export::verify_export;
 use walletless::audit::{self, AuditEvent, types};
 use walletless_tests::chains::{
-    Family, User, environment_of, faucet, new_user, pass_compliance, save_draft,
+    Family, User, environment_of, faucet, new_user, pass_compliance, save_draft, wait_until_final,
 };
 use walletless_tests::family::{PASSWORD, TestEnv};
 
@@ -91,20 +91,6 @@ async fn send(
         headers,
         serde_json::from_str(&text).unwrap_or(Value::String(text)),
     )
-}
-
-async fn wait_for_deployment(env: &TestEnv, user: &User, id: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let (_, _, deployment) = env
-            .get(&format!("/v1/deployments/{id}"), Some(&user.token))
-            .await;
-        if ["completed", "failed", "cancelled"].contains(&deployment["status"].as_str().unwrap()) {
-            return deployment;
-        }
-        assert!(started.elapsed() < Duration::from_secs(120), "{deployment}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 async fn wait_for_export(env: &TestEnv, user: &User, id: &str) -> Value {
@@ -225,7 +211,7 @@ async fn an_issuance_is_audited_and_exports_verify(family: Family) {
     assert_eq!(status, StatusCode::ACCEPTED, "{accepted}");
     assert_eq!(headers["x-correlation-id"], CORRELATION_ID);
     let deployment_id = accepted["deployment"]["id"].as_str().unwrap().to_string();
-    let deployment = wait_for_deployment(&env, &user, &deployment_id).await;
+    let deployment = wait_until_final(&env, &user, &deployment_id).await;
     assert_eq!(deployment["status"], "completed", "{deployment}");
     let (status, body) = env
         .post(

@@ -23,37 +23,13 @@ use walletless::drafts::service as drafts;
 use walletless::steps::{Outcome, StepRunner};
 use walletless_tests::chains::{
     Family, User, app_without_worker, environment_of, every_standard, faucet, new_user,
-    pass_compliance, request_deployment, save_draft,
+    pass_compliance, request_deployment, save_draft, wait_until_final,
 };
 use walletless_tests::family::TestEnv;
 
 /// The audit origin of calls this test makes straight to the services.
 fn test_origin() -> walletless::audit::Origin {
     walletless::audit::Origin::system("test")
-}
-
-async fn get_deployment(env: &TestEnv, user: &User, id: &str) -> Value {
-    let (status, _, body) = env
-        .get(&format!("/v1/deployments/{id}"), Some(&user.token))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
-/// Polls until the deployment is final (the step worker of the local server runs it).
-async fn wait_until_final(env: &TestEnv, user: &User, id: &str) -> Value {
-    let started = Instant::now();
-    loop {
-        let deployment = get_deployment(env, user, id).await;
-        if ["completed", "failed", "cancelled"].contains(&deployment["status"].as_str().unwrap()) {
-            return deployment;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "not final after 2 minutes: {deployment}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 fn statuses(deployment: &Value) -> Vec<String> {

@@ -2,8 +2,8 @@
 //! directory archive), in JSON Lines and CSV: how long `run_export` takes and how much heap it
 //! needs at its peak, then the same for the offline `verify_export` of the downloaded file.
 //!
-//! Run: `cargo bench -p walletless-tests --bench audit_export` (optimised build; a few minutes,
-//! most of it filling the chains).
+//! Run: `cargo bench -p walletless-tests --bench audit_export` (optimised build; once built,
+//! well under a minute, most of it filling the chains).
 //!
 //! Each export gets its own tenant, filled beforehand with N deployment transitions written
 //! 24 to a records transaction (the port allows 25 writes), so every file holds exactly N

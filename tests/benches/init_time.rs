@@ -47,6 +47,7 @@ fn binaries() -> anyhow::Result<(PathBuf, &'static str)> {
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"),
         PathBuf::from,
     );
+    let target = target.canonicalize().unwrap_or(target);
     for profile in ["release", "debug"] {
         let dir = target.join(profile);
         if FUNCTIONS
@@ -105,6 +106,16 @@ async fn starts(
     Ok(samples)
 }
 
+/// The median of sorted samples (the mean of the middle two of an even number).
+fn median(sorted: &[Duration]) -> Duration {
+    let middle = sorted.len() / 2;
+    if sorted.len() % 2 == 0 {
+        (sorted[middle - 1] + sorted[middle]) / 2
+    } else {
+        sorted[middle]
+    }
+}
+
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e3
 }
@@ -156,7 +167,7 @@ async fn main() -> anyhow::Result<()> {
             samples.sort();
             println!(
                 "| {function:<14} | {backend:<14} | {:>9.1} | {:>8.1} | {:>8.1} |",
-                ms(samples[samples.len() / 2]),
+                ms(median(&samples)),
                 ms(samples[0]),
                 ms(samples[samples.len() - 1]),
             );

@@ -265,3 +265,28 @@ pub async fn registered_user(app: &walletless::app::App) -> walletless::accounts
     .unwrap();
     profile
 }
+
+/// `GET /v1/deployments/{id}` as `user`, which must answer 200.
+pub async fn get_deployment(env: &TestEnv, user: &User, id: &str) -> Value {
+    let (status, _, body) = env
+        .get(&format!("/v1/deployments/{id}"), Some(&user.token))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// Polls until the deployment is final (the step worker of the local server runs it).
+pub async fn wait_until_final(env: &TestEnv, user: &User, id: &str) -> Value {
+    let started = std::time::Instant::now();
+    loop {
+        let deployment = get_deployment(env, user, id).await;
+        if ["completed", "failed", "cancelled"].contains(&deployment["status"].as_str().unwrap()) {
+            return deployment;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "not final after 2 minutes: {deployment}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

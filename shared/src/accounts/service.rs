@@ -615,8 +615,9 @@ pub async fn export_keys(
 ) -> Result<ExportedKeys, AccountError> {
     let (_, user) = load_user(app, user_id).await?;
     verify_password_of(&user, password).await?;
-    take_export_allowance(app, user_id).await?;
+    // The seed first: an export the key vault cannot serve must not use up an allowance.
     let seed = open_seed(app, user_id, &user).await?;
+    take_export_allowance(app, user_id).await?;
     let keys = ExportedKeys {
         algorand_address: user.algorand_address.clone(),
         algorand_mnemonic: SecretString::from(mnemonic::seed_to_mnemonic(&seed).to_string()),

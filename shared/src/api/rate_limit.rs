@@ -21,8 +21,10 @@
 //! update conditioned on the version read; a refusal writes nothing. A write that loses to
 //! another reads again and retries. Every lost write means another request was admitted, so
 //! concurrent requests never over-admit (the bound is zero); and a request tries at most
-//! [`MAX_ATTEMPTS`] times: it is refused for contention (429, retry after a second) only when
-//! at least that many others on the same budget were admitted while it retried, which
+//! [`MAX_ATTEMPTS`] times. If it still loses, it is admitted uncounted when its last reading
+//! left at least [`MAX_ATTEMPTS`] requests of room (heavy traffic on a large budget, e.g. one
+//! busy address), else refused for contention (429, retry after a second), which needs at
+//! least that many others on the same budget to be admitted while it retried, which
 //! cannot happen while the budget is smaller and no window boundary passes meanwhile (so 50
 //! simultaneous requests against a budget of 20 admit exactly 20). Records expire two
 //! windows after their window opened, when neither of their counts matters any more.
@@ -297,6 +299,7 @@ impl RateLimiter {
         let limit = route_limit(route_id, self.settings.default_limit);
         let window_ms = i64::from(self.settings.window_seconds) * 1000;
         let key = subject.record_key(route_id);
+        let mut last_admitted: Option<Decision> = None;
         for attempt in 0..MAX_ATTEMPTS {
             let now = now_ms();
             let stored = records.get(&key).await?;
@@ -309,6 +312,7 @@ impl RateLimiter {
             if !decision.admitted {
                 return Ok(Some(decision));
             }
+            last_admitted = Some(decision);
             let body = serde_json::to_value(after)
                 .map_err(|e| RecordsError::Internal(format!("rate-limit counts: {e}")))?;
             let expires_at = (after.window_start_ms + 2 * window_ms + 999) / 1000;
@@ -337,6 +341,18 @@ impl RateLimiter {
                 }
                 Err(error) => return Err(error),
             }
+        }
+        // Contention alone says many requests share this budget, not that it is spent: when
+        // the last reading left more room than the requests that could have raced us, admit
+        // without counting (the undercount is bounded by that room), rather than refuse a
+        // request that is within its limit.
+        if let Some(decision) = last_admitted.filter(|d| d.remaining >= u64::from(MAX_ATTEMPTS)) {
+            tracing::warn!(
+                route = route_id,
+                attempts = MAX_ATTEMPTS,
+                "rate-limit counter contended: admitted uncounted, budget was far from spent"
+            );
+            return Ok(Some(decision));
         }
         tracing::warn!(
             route = route_id,
@@ -578,5 +594,73 @@ mod tests {
                 .unwrap(),
             None
         );
+    }
+
+    /// A store where every conditional write loses to "another request".
+    #[derive(Debug)]
+    struct AlwaysContended(std::sync::Arc<dyn RecordStore>);
+
+    #[async_trait::async_trait]
+    impl RecordStore for AlwaysContended {
+        async fn get(&self, key: &RecordKey) -> Result<Option<crate::ports::Record>, RecordsError> {
+            self.0.get(key).await
+        }
+        async fn create(&self, record: NewRecord) -> Result<crate::ports::Record, RecordsError> {
+            Err(RecordsError::ConditionFailed { key: record.key })
+        }
+        async fn update(
+            &self,
+            key: &RecordKey,
+            _expect: Expect,
+            _change: Change,
+        ) -> Result<crate::ports::Record, RecordsError> {
+            Err(RecordsError::ConditionFailed { key: key.clone() })
+        }
+        async fn delete(&self, key: &RecordKey, expect: Expect) -> Result<(), RecordsError> {
+            self.0.delete(key, expect).await
+        }
+        async fn query(
+            &self,
+            query: &crate::ports::Query,
+        ) -> Result<crate::ports::Page, RecordsError> {
+            self.0.query(query).await
+        }
+        async fn transact(&self, writes: Vec<crate::ports::Write>) -> Result<(), RecordsError> {
+            self.0.transact(writes).await
+        }
+        async fn health(&self) -> Result<(), RecordsError> {
+            self.0.health().await
+        }
+    }
+
+    #[tokio::test]
+    async fn contention_refuses_only_when_the_budget_is_nearly_spent() {
+        use crate::adapters::embedded::sqlite_records::SqliteRecords;
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite: std::sync::Arc<dyn RecordStore> =
+            std::sync::Arc::new(SqliteRecords::open(&dir.path().join("records.sqlite3")).unwrap());
+        let contended = AlwaysContended(sqlite);
+        let subject = Subject::User("01TESTUSER".into());
+        let check = |default_limit| {
+            let limiter = RateLimiter::new(RateLimits {
+                enabled: true,
+                default_limit,
+                window_seconds: 60,
+            });
+            let (contended, subject) = (&contended, subject.clone());
+            async move {
+                limiter
+                    .check(contended, "me", &subject)
+                    .await
+                    .unwrap()
+                    .unwrap()
+            }
+        };
+        // A large budget: admitted although its count could not be written.
+        assert!(check(10_000).await.admitted);
+        // A budget within reach of the racing requests: refused, to retry in a second.
+        let refused = check(MAX_ATTEMPTS).await;
+        assert!(!refused.admitted);
+        assert_eq!(refused.reset_ms, CONTENDED_RETRY_MS);
     }
 }

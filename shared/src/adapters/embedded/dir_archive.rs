@@ -359,7 +359,7 @@ impl Drop for DirUpload {
 }
 
 fn read_object(key: &str, path: &Path) -> ArchiveResult<ArchivedObject> {
-    let contents = match fs::read(path) {
+    let mut contents = match fs::read(path) {
         Ok(contents) => contents,
         Err(error) if error.kind() == io::ErrorKind::NotFound => {
             return Err(ArchiveError::NotFound(key.to_owned()));
@@ -372,9 +372,11 @@ fn read_object(key: &str, path: &Path) -> ArchiveResult<ArchivedObject> {
     let header_end = rest.iter().position(|&b| b == b'\n').ok_or_else(corrupt)?;
     let header: ObjectHeader =
         serde_json::from_slice(&rest[..header_end]).map_err(|_| corrupt())?;
+    // The body is the file minus its header, in place: a large export is never held twice.
+    contents.drain(..OBJECT_MAGIC.len() + header_end + 1);
     Ok(ArchivedObject {
         content_type: header.content_type,
-        body: rest[header_end + 1..].to_vec(),
+        body: contents,
     })
 }
 

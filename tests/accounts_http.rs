@@ -12,7 +12,6 @@ use walletless::app::App;
 use walletless::crypto::envelope::{self, Envelope};
 use walletless::ports::records::RecordKey;
 use walletless::ports::{EncryptionContext, VaultError};
-use walletless_tests::aws::{emulator_config, provision_all};
 use walletless_tests::family::{Family, PASSWORD, TestEnv, unique_email};
 use walletless_tests::on_both_families;
 use walletless_tests::server::TestServer;
@@ -494,8 +493,7 @@ async fn aws_kms_outage_during_registration_writes_nothing() {
     use walletless::adapters::aws::kms::KmsKeyVault;
     use walletless_tests::fault_proxy::FaultProxy;
 
-    let resources = provision_all().await;
-    let sdk = emulator_config().await;
+    let (resources, sdk, mut services) = walletless_tests::aws::fresh_services().await;
     let moto: std::net::SocketAddr = std::env::var("AWS_ENDPOINT_URL")
         .unwrap()
         .trim_start_matches("http://")
@@ -506,11 +504,6 @@ async fn aws_kms_outage_during_registration_writes_nothing() {
         aws_sdk_kms::config::Builder::from(&sdk)
             .endpoint_url(kms_proxy.url())
             .build(),
-    );
-    let mut services = walletless::app::Services::aws(
-        &sdk,
-        &resources,
-        walletless::networks::NetworkRegistry::built_in().unwrap(),
     );
     services.key_vault = Arc::new(KmsKeyVault::new(kms, resources.kms_key_id.clone()));
     let records = services.records.clone();

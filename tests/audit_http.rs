@@ -148,7 +148,7 @@ async fn export_and_verify(env: &TestEnv, user: &User, format: &str, filters: Va
 
 async fn an_issuance_is_audited_and_exports_verify(family: Family) {
     let (env, _dir) = environment_of(family).await;
-    let started_ms = audit_now_ms();
+    let started_ms = walletless::ports::records::now_ms();
     let user = new_user(&env).await;
 
     // Account: a failed and a successful sign-in on the known email.
@@ -395,13 +395,6 @@ async fn an_issuance_is_audited_and_exports_verify(family: Family) {
             types::EXPORT_COMPLETED,
         ]
     );
-}
-
-fn audit_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 async fn bad_audit_requests_get_clear_errors(family: Family) {

@@ -14,12 +14,11 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use walletless::adapters::aws::dynamodb::DynamoRecords;
 use walletless::adapters::aws::kms::KmsKeyVault;
-use walletless::app::{App, Services};
+use walletless::app::App;
 use walletless::audit::{AuditEvent, types};
 use walletless::config::vars;
-use walletless::networks::NetworkRegistry;
 use walletless::ports::records::RecordKey;
-use walletless_tests::aws::{emulator_config, provision_all};
+use walletless_tests::aws::fresh_services;
 use walletless_tests::chains::{
     METADATA_BASE_URL, User, every_standard, faucet, networks_toml_with_algorand_devnet, new_user,
     pass_compliance, request_deployment, save_draft,
@@ -54,9 +53,7 @@ fn moto_address() -> SocketAddr {
 /// endpoints are set per client, not through `AWS_ENDPOINT_URL_*` in the process
 /// environment, which the other tests of this binary share.
 async fn aws_server(kms_url: Option<String>, dynamodb_url: Option<String>) -> TestEnv {
-    let resources = provision_all().await;
-    let sdk = emulator_config().await;
-    let mut services = Services::aws(&sdk, &resources, NetworkRegistry::built_in().unwrap());
+    let (resources, sdk, mut services) = fresh_services().await;
     if let Some(url) = kms_url {
         let kms = aws_sdk_kms::Client::from_conf(
             aws_sdk_kms::config::Builder::from(&sdk)

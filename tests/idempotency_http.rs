@@ -309,8 +309,8 @@ on_both_families!(
 /// must lose on the conditions the code sends.
 mod concurrent {
     use super::*;
-    use walletless::app::{App, Services};
-    use walletless_tests::aws::{OneRequestAtATime, emulator_config, provision_all};
+    use walletless::app::App;
+    use walletless_tests::aws::{OneRequestAtATime, fresh_services};
     use walletless_tests::family::Family;
     use walletless_tests::server::TestServer;
 
@@ -321,13 +321,7 @@ mod concurrent {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn aws_one_store_request_at_a_time() {
-        let resources = provision_all().await;
-        let sdk = emulator_config().await;
-        let mut services = Services::aws(
-            &sdk,
-            &resources,
-            walletless::networks::NetworkRegistry::built_in().unwrap(),
-        );
+        let (resources, _, mut services) = fresh_services().await;
         services.records = Arc::new(OneRequestAtATime::new(services.records.clone()));
         let env = TestEnv::around(
             TestServer::serve_app(App::new(services)).await.unwrap(),

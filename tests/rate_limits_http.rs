@@ -13,9 +13,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use walletless::app::{App, Services};
+use walletless::app::App;
 use walletless::config::{RateLimits, vars};
-use walletless_tests::aws::{OneRequestAtATime, aws_env, emulator_config, provision_all};
+use walletless_tests::aws::{OneRequestAtATime, aws_env, fresh_services};
 use walletless_tests::family::{Family, PASSWORD, TestEnv, unique_email};
 use walletless_tests::server::TestServer;
 
@@ -364,13 +364,7 @@ async fn embedded_concurrent_requests_admit_exactly_the_limit() {
 /// request at a time, while the fifty still race through the router and the limiter.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_concurrent_requests_admit_exactly_the_limit() {
-    let resources = provision_all().await;
-    let sdk = emulator_config().await;
-    let mut services = Services::aws(
-        &sdk,
-        &resources,
-        walletless::networks::NetworkRegistry::built_in().unwrap(),
-    );
+    let (resources, _, mut services) = fresh_services().await;
     services.records = Arc::new(OneRequestAtATime::new(services.records.clone()));
     let limits = RateLimits {
         enabled: true,
@@ -456,13 +450,7 @@ mod counters_down {
 /// limiter outage does not take the API down.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_a_counter_outage_lets_requests_through() {
-    let resources = provision_all().await;
-    let sdk = emulator_config().await;
-    let mut services = Services::aws(
-        &sdk,
-        &resources,
-        walletless::networks::NetworkRegistry::built_in().unwrap(),
-    );
+    let (resources, _, mut services) = fresh_services().await;
     services.records = Arc::new(CountersDown(services.records.clone()));
     let limits = RateLimits {
         enabled: true,

@@ -77,6 +77,22 @@ pub async fn provision_all() -> walletless::config::AwsResources {
     }
 }
 
+/// Fresh emulator resources, the SDK configuration, and the AWS adapters over them (built-in
+/// networks): for a test that swaps one adapter (a wrapped store, a client through a proxy)
+/// before serving them.
+pub async fn fresh_services() -> (
+    walletless::config::AwsResources,
+    SdkConfig,
+    walletless::app::Services,
+) {
+    let resources = provision_all().await;
+    let sdk = emulator_config().await;
+    let networks = walletless::networks::NetworkRegistry::built_in()
+        .unwrap_or_else(|error| panic!("the built-in network registry: {error}"));
+    let services = walletless::app::Services::aws(&sdk, &resources, networks);
+    (resources, sdk, services)
+}
+
 /// The variables that point a server or function at `resources` in AWS mode.
 pub fn aws_env(resources: &walletless::config::AwsResources) -> Vec<(&'static str, String)> {
     use walletless::config::vars;

@@ -44,6 +44,7 @@ use serde_json::json;
 
 use super::errors::{ApiError, ErrorCode};
 use crate::config::RateLimits;
+use crate::ports::records::now_ms;
 use crate::ports::{Change, Expect, NewRecord, RecordKey, RecordStore, RecordsError};
 
 pub const LIMIT_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-limit");
@@ -261,12 +262,6 @@ fn until_next_slot(
         let at = window - target / current;
         window - elapsed + at
     }
-}
-
-/// Now, in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-    i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX)
 }
 
 /// The limits of one process, applied to the records store.

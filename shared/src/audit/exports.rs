@@ -18,7 +18,9 @@ use super::export::{
 use super::{AuditError, AuditFilter, Origin, Subject, types};
 use crate::api::{ApiError, ErrorCode};
 use crate::app::App;
-use crate::ports::records::{Change, Expect, NewRecord, Record, RecordKey, RecordsError, Write};
+use crate::ports::records::{
+    Change, Expect, NewRecord, Record, RecordKey, RecordsError, Write, now_ms,
+};
 use crate::ports::{ArchiveUpload, StepMessage};
 use crate::steps::{QueueName, StepError, StepHandler, StepRunner, backoff};
 
@@ -96,10 +98,6 @@ pub fn file_key(tenant: &str, export_id: &str, format: ExportFormat) -> String {
 
 fn not_found() -> ApiError {
     ApiError::new(ErrorCode::AuditExportNotFound)
-}
-
-fn now_ms() -> i64 {
-    crate::deployments::store::now_ms()
 }
 
 fn internal(error: impl std::fmt::Display) -> ApiError {

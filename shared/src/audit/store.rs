@@ -4,7 +4,7 @@
 
 use super::AuditError;
 use super::event::{AuditEvent, GENESIS_HASH, NewAuditEvent, Subject};
-use crate::ports::records::encode_cursor;
+use crate::ports::records::{encode_cursor, now_ms};
 use crate::ports::{NewRecord, Order, Query, Record, RecordKey, RecordStore, RecordsError, Write};
 use std::time::Duration;
 
@@ -316,14 +316,6 @@ fn retry_pause(attempt: u32) -> Duration {
     use rand::Rng as _;
     let ceiling_ms = 2u64.saturating_mul(1 << attempt.saturating_sub(1).min(5));
     Duration::from_millis(rand::thread_rng().gen_range(0..=ceiling_ms))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
 }
 
 #[cfg(test)]

@@ -31,13 +31,7 @@ fn active_key(deployment_id: &str) -> RecordKey {
     RecordKey::new(ACTIVE_PARTITION, deployment_id)
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
-}
+pub use crate::ports::records::now_ms;
 
 /// One transaction of a stage: its id and its signed bytes, recorded before it is sent so a
 /// retry sends exactly these bytes and never a second, different transaction.

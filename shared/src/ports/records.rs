@@ -388,6 +388,12 @@ pub fn now_unix() -> i64 {
     OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// Now, in Unix milliseconds: the clock of timelines, audit events and rate-limit windows.
+pub fn now_ms() -> i64 {
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    i64::try_from(nanos / 1_000_000).unwrap_or(i64::MAX)
+}
+
 /// A record is live until its expiry second has passed.
 pub fn is_live(expires_at: Option<i64>, now: i64) -> bool {
     expires_at.is_none_or(|at| at > now)

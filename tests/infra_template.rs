@@ -1359,14 +1359,36 @@ impl MathAlarm<'_> {
     }
 
     /// The alarm fires when the expression, a ratio written as `numerator` over
-    /// `denominator` (ids substituted in; as a fraction or times 100), is above `percent`.
-    fn assert_rate_above(&self, numerator: &str, denominator: &str, percent: f64) {
+    /// `denominator` (ids substituted in; as a fraction or times 100), is above `percent`;
+    /// with `minimum`, only once the denominator reaches it (`IF(<denominator> >= <minimum>,
+    /// <ratio>, 0)`), so that a single bad answer in a quiet period is no 100 % rate.
+    fn assert_rate_above(
+        &self,
+        numerator: &str,
+        denominator: &str,
+        percent: f64,
+        minimum: Option<u64>,
+    ) {
         let id = self.logical_id;
         let threshold = as_float(&self.properties["Threshold"], &format!("{id}.Threshold"));
         let fraction = format!("{numerator}/{denominator}");
-        let expected_threshold = if self.expression == fraction {
+        let ratio = match minimum {
+            None => self.expression.as_str(),
+            Some(minimum) => self
+                .expression
+                .strip_prefix(&format!("IF({denominator}>={minimum},"))
+                .and_then(|rest| rest.strip_suffix(",0)"))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "{TEMPLATE}: {id} should count only from {minimum} requests: \
+                         IF({denominator} >= {minimum}, <rate>, 0), not {}",
+                        self.expression
+                    )
+                }),
+        };
+        let expected_threshold = if ratio == fraction {
             percent / 100.0
-        } else if self.expression == format!("100*{fraction}") {
+        } else if ratio == format!("100*{fraction}") {
             percent
         } else {
             panic!(
@@ -1449,6 +1471,9 @@ fn every_dead_letter_queue_alarms_on_its_first_message() {
     }
 }
 
+/// The 5xx-rate alarm judges a period only from this many requests on.
+const MIN_REQUESTS_FOR_ERROR_RATE: u64 = 20;
+
 #[test]
 fn service_metrics_alarm_on_errors_latency_and_failed_deployments() {
     let template = Template::load();
@@ -1467,7 +1492,7 @@ fn service_metrics_alarm_on_errors_latency_and_failed_deployments() {
             panic!("{TEMPLATE}: no alarm on 5-minute sums of Errors5xx over Requests")
         });
     let (alarm, errors, requests) = server_errors;
-    alarm.assert_rate_above(errors, requests, 5.0);
+    alarm.assert_rate_above(errors, requests, 5.0, Some(MIN_REQUESTS_FOR_ERROR_RATE));
 
     let failed_deployments = math_alarms
         .iter()
@@ -1485,7 +1510,7 @@ fn service_metrics_alarm_on_errors_latency_and_failed_deployments() {
             )
         });
     let (alarm, failed, completed) = failed_deployments;
-    alarm.assert_rate_above(failed, &format!("({completed}+{failed})"), 10.0);
+    alarm.assert_rate_above(failed, &format!("({completed}+{failed})"), 10.0, None);
 
     let latency = template
         .of_type("AWS::CloudWatch::Alarm")

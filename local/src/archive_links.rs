@@ -1,17 +1,19 @@
 //! `GET /v1/archive/{key}?expires=..&signature=..`: the embedded archive's signed download
 //! links, the local stand-in for S3 presigned URLs. Only the local server has this route; in
-//! AWS the links point at S3 itself.
+//! AWS the links point at S3 itself. The body is streamed from its file, so downloading a
+//! large audit export never holds it in memory.
 
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use tokio_util::io::ReaderStream;
 use walletless::adapters::embedded::dir_archive::DirArchive;
 use walletless::api::{ApiError, ErrorCode};
-use walletless::ports::Archive;
 
 #[derive(Deserialize)]
 struct LinkQuery {
@@ -43,14 +45,18 @@ async fn download(
             ApiError::new(ErrorCode::ArchiveLinkInvalid).with_message(reason.to_string()),
         );
     }
-    match archive.get(&key).await {
+    match archive.open_object(&key).await {
         Ok(object) => {
             let content_type = HeaderValue::from_str(&object.content_type)
                 .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+            let body = ReaderStream::new(tokio::fs::File::from_std(object.body));
             (
                 StatusCode::OK,
-                [(header::CONTENT_TYPE, content_type)],
-                object.body,
+                [
+                    (header::CONTENT_TYPE, content_type),
+                    (header::CONTENT_LENGTH, HeaderValue::from(object.length)),
+                ],
+                Body::from_stream(body),
             )
                 .into_response()
         }

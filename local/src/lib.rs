@@ -9,9 +9,9 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use walletless::api::{LOCAL_ROUTES, ROUTES, router_with_rate_limits};
+use walletless::api::{LOCAL_ROUTES, ROUTES, router};
 use walletless::app::App;
-use walletless::config::{Backend, Config, RateLimits, vars};
+use walletless::config::{Backend, Config, vars};
 use walletless::deployments::sweep;
 use walletless::steps::StepRunner;
 
@@ -25,20 +25,10 @@ pub fn listen_address() -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("{} must be an address like {DEFAULT_LISTEN}", vars::LISTEN))
 }
 
-/// Serve every route and run the queue workers until `shutdown` resolves, with the rate
-/// limits of the process environment (which `Config::from_env` has checked).
+/// Serve every route and run the queue workers until `shutdown` resolves. Per-address rate
+/// limits count the socket's peer address.
 pub async fn serve(
     config: Config,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    serve_with_rate_limits(config, RateLimits::from_env()?, listener, shutdown).await
-}
-
-/// [`serve`] with these rate limits. Per-address limits count the socket's peer address.
-pub async fn serve_with_rate_limits(
-    config: Config,
-    rate_limits: RateLimits,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -54,16 +44,13 @@ pub async fn serve_with_rate_limits(
                 None => format!("http://{address}").parse()?,
             };
             let embedded = App::open_embedded(data_dir, public_url, &config).await?;
-            let service = router_with_rate_limits(embedded.app.clone(), routes(), rate_limits)
+            let service = router(embedded.app.clone(), routes(), config.rate_limits)
                 .merge(archive_links::router(embedded.archive.clone()));
             (embedded.app, service)
         }
         Backend::Aws(resources) => {
             let app = App::connect_aws(resources, &config).await?;
-            (
-                app.clone(),
-                router_with_rate_limits(app, routes(), rate_limits),
-            )
+            (app.clone(), router(app, routes(), config.rate_limits))
         }
     };
 

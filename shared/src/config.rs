@@ -86,11 +86,10 @@ pub struct Config {
     /// Receives after which a step goes to the dead-letter queue (AWS: the redrive policy's
     /// maxReceiveCount, which this must equal).
     pub step_max_receives: u32,
+    pub rate_limits: RateLimits,
 }
 
-/// The API's rate limits (`crate::api::rate_limit` applies them). Not a field of [`Config`],
-/// which other crates build literally; [`Config::from_vars`] still validates these variables,
-/// so a bad value stops the process at start like any other.
+/// The API's rate limits (`crate::api::rate_limit` applies them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RateLimits {
     pub enabled: bool,
@@ -118,10 +117,8 @@ impl RateLimits {
         }
     }
 
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(&std::env::vars().collect())
-    }
-
+    /// The limits as `WALLETLESS_RATE_LIMITS_ENABLED`, `WALLETLESS_RATE_LIMIT_PER_MINUTE` and
+    /// `WALLETLESS_RATE_LIMIT_WINDOW_SECONDS` set them (part of [`Config::from_vars`]).
     pub fn from_vars(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let get = |var: &str| env.get(var).map(|v| v.trim()).filter(|v| !v.is_empty());
         let enabled = match get(vars::RATE_LIMITS_ENABLED) {
@@ -262,13 +259,12 @@ impl Config {
                     })
             })
             .transpose()?;
-        // Read where they are used (see `RateLimits`), checked here with everything else.
-        RateLimits::from_vars(env)?;
         Ok(Self {
             backend,
             networks_file: get(vars::NETWORKS_FILE).map(PathBuf::from),
             metadata_base_url,
             step_max_receives,
+            rate_limits: RateLimits::from_vars(env)?,
         })
     }
 }
@@ -368,7 +364,7 @@ mod tests {
     #[test]
     fn rate_limits_default_to_100_a_minute_and_are_read_from_their_variables() {
         assert_eq!(
-            RateLimits::from_vars(&env(&[])).unwrap(),
+            Config::from_vars(&env(&[])).unwrap().rate_limits,
             RateLimits {
                 enabled: true,
                 default_limit: 100,
@@ -376,12 +372,13 @@ mod tests {
             }
         );
         assert_eq!(
-            RateLimits::from_vars(&env(&[
+            Config::from_vars(&env(&[
                 (vars::RATE_LIMITS_ENABLED, "false"),
                 (vars::RATE_LIMIT_PER_MINUTE, "100000"),
                 (vars::RATE_LIMIT_WINDOW_SECONDS, "2"),
             ]))
-            .unwrap(),
+            .unwrap()
+            .rate_limits,
             RateLimits {
                 enabled: false,
                 default_limit: 100_000,

@@ -17,10 +17,14 @@ use crate::steps::StepRunner;
 
 pub type Error = lambda_runtime::Error;
 
-async fn init() -> Result<App, Error> {
+async fn init() -> Result<(Config, App), Error> {
     crate::telemetry::init();
-    let app = async { App::from_config(&Config::from_env()?).await }.await;
-    app.map_err(|error: crate::app::StartupError| {
+    let started = async {
+        let config = Config::from_env()?;
+        let app = App::from_config(&config).await?;
+        Ok((config, app))
+    };
+    started.await.map_err(|error: crate::app::StartupError| {
         tracing::error!(%error, "function cannot start");
         error.into()
     })
@@ -29,8 +33,8 @@ async fn init() -> Result<App, Error> {
 /// Serve the route with this id through API Gateway.
 pub async fn serve_route(route_id: &str) -> Result<(), Error> {
     let route = routes::find(route_id).ok_or_else(|| format!("no route {route_id:?}"))?;
-    let app = init().await?;
-    lambda_http::run(router(app, [route])).await
+    let (config, app) = init().await?;
+    lambda_http::run(router(app, [route], config.rate_limits)).await
 }
 
 /// Consume the steps queue, reporting partial batch failures.
@@ -49,7 +53,7 @@ pub async fn serve_audit_exports() -> Result<(), Error> {
 }
 
 async fn serve_queue(runner: StepRunner) -> Result<(), Error> {
-    let app = init().await?;
+    let (_, app) = init().await?;
     lambda_runtime::run(lambda_runtime::service_fn(
         |event: LambdaEvent<SqsEvent>| {
             let (app, runner) = (app.clone(), runner.clone());
@@ -160,7 +164,7 @@ pub const SCHEDULED_JOB_FAILED: &str = "ScheduledJobFailed";
 /// Serve the scheduled function with this name: run its job on every invocation.
 pub async fn serve_schedule(name: &str) -> Result<(), Error> {
     let function = find_scheduled(name).ok_or_else(|| format!("no scheduled function {name:?}"))?;
-    let app = init().await?;
+    let (_, app) = init().await?;
     lambda_runtime::run(lambda_runtime::service_fn(
         |event: LambdaEvent<ScheduledEvent>| {
             let app = app.clone();

@@ -14,7 +14,7 @@ use axum::body::Body;
 use http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 use walletless::api::ROUTES;
-use walletless::api::router_with_rate_limits;
+use walletless::api::router;
 use walletless::api::service::call;
 use walletless::app::App;
 use walletless::config::Config;
@@ -128,7 +128,7 @@ async fn main() -> anyhow::Result<()> {
         .await?
         .app;
     let bench = Bench {
-        router: router_with_rate_limits(app, ROUTES.iter(), test_rate_limits()),
+        router: router(app, ROUTES.iter(), test_rate_limits()),
     };
 
     // A user, one draft past its compliance gate and its deployment (which stays queued: no

@@ -188,6 +188,21 @@ mod one_request_at_a_time {
             self.inner.transact(writes).await
         }
 
+        async fn add_to_counter(
+            &self,
+            key: &RecordKey,
+            delta: i64,
+            expires_at: i64,
+        ) -> RecordsResult<i64> {
+            let _turn = self.turn.lock().await;
+            self.inner.add_to_counter(key, delta, expires_at).await
+        }
+
+        async fn read_counter(&self, key: &RecordKey) -> RecordsResult<Option<i64>> {
+            let _turn = self.turn.lock().await;
+            self.inner.read_counter(key).await
+        }
+
         async fn health(&self) -> RecordsResult<()> {
             let _turn = self.turn.lock().await;
             self.inner.health().await

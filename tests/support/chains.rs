@@ -206,6 +206,7 @@ pub async fn app_without_worker(dir: &std::path::Path) -> walletless::app::App {
         networks_file: Some(networks_file),
         metadata_base_url: None,
         step_max_receives: 100,
+        rate_limits: walletless::config::RateLimits::default(),
     };
     walletless::app::App::open_embedded(dir, "http://127.0.0.1:1".parse().unwrap(), &config)
         .await

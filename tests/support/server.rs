@@ -50,16 +50,10 @@ impl TestServer {
         env.entry(vars::RATE_LIMIT_PER_MINUTE.to_string())
             .or_insert_with(|| TEST_RATE_LIMIT_PER_MINUTE.to_string());
         let config = Config::from_vars(&env)?;
-        let rate_limits = RateLimits::from_vars(&env)?;
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(walletless_local::serve_with_rate_limits(
-            config,
-            rate_limits,
-            listener,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let task = tokio::spawn(walletless_local::serve(config, listener, async move {
+            let _ = stopped.await;
+        }));
         let mut server = Self {
             address,
             base_url: format!("http://{address}"),
@@ -87,7 +81,7 @@ impl TestServer {
         let routes = walletless::api::ROUTES
             .iter()
             .chain(walletless::api::LOCAL_ROUTES);
-        let service = walletless::api::router_with_rate_limits(app, routes, rate_limits)
+        let service = walletless::api::router(app, routes, rate_limits)
             .into_make_service_with_connect_info::<SocketAddr>();
         let task = tokio::spawn(async move {
             axum::serve(listener, service)

@@ -12,4 +12,4 @@ pub mod service;
 
 pub use errors::{ApiError, ErrorCode};
 pub use routes::{Auth, LOCAL_ROUTES, ROUTES, Route};
-pub use service::{ApiRequest, ApiResponse, ResponseBody, router, router_with_rate_limits};
+pub use service::{ApiRequest, ApiResponse, ResponseBody, router};

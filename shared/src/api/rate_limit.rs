@@ -15,19 +15,21 @@
 //! fixed window ever admits more than the limit, so the worst case is twice the limit within
 //! one window's length straddling a boundary, as with fixed windows at their worst.
 //!
-//! **Storage**: one record per subject and route in the records store
-//! (`user#<id>#rate-limits` or `address#<ip>#rate-limits` / `<route id>`), so every Lambda
-//! instance shares the counts. An admission is a conditional create (first request) or an
-//! update conditioned on the version read; a refusal writes nothing. A write that loses to
-//! another reads again and retries. Every lost write means another request was admitted, so
-//! concurrent requests never over-admit (the bound is zero); and a request tries at most
-//! [`MAX_ATTEMPTS`] times. If it still loses, it is admitted uncounted when its last reading
-//! left at least [`MAX_ATTEMPTS`] requests of room (heavy traffic on a large budget, e.g. one
-//! busy address), else refused for contention (429, retry after a second), which needs at
-//! least that many others on the same budget to be admitted while it retried, which
-//! cannot happen while the budget is smaller and no window boundary passes meanwhile (so 50
-//! simultaneous requests against a budget of 20 admit exactly 20). Records expire two
-//! windows after their window opened, when neither of their counts matters any more.
+//! **Storage**: one counter per subject, route and fixed window in the records store's
+//! counters (partition `user#<id>#rate-limits` or `address#<ip>#rate-limits`, key
+//! `<route id>#<window start in Unix ms>`), so every Lambda instance shares the counts. A
+//! request reads the previous and the current window's counters and is refused at once if
+//! the budget is spent, so refusals write nothing. Otherwise it adds one to the current
+//! window's counter: the value that addition returns is the request's place in its window,
+//! and it is admitted when that place still fits the budget. Additions are atomic (DynamoDB
+//! `ADD`; one SQLite transaction), so concurrent requests never over-admit (50 simultaneous
+//! requests against a budget of 20 admit exactly 20) and never wait on one another to retry,
+//! however many share one budget. A request refused after its addition (it raced others for
+//! the last places) takes the addition back, so refusals never count and a client that keeps
+//! calling a spent budget does not push its own reset further away. (Until it is taken back
+//! it still counts: a request racing with refusals may be refused while a place is free, but
+//! none is ever admitted over the budget.) A counter expires two windows after its window
+//! opened, when it no longer counts as the previous window either.
 //!
 //! **Outage**: when the records store cannot be read or written, the request proceeds
 //! without rate-limit headers and a warning is logged: the handlers need the same store and
@@ -35,17 +37,14 @@
 //! the API down. API Gateway's throttling (the SAM template) still caps the total rate.
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::time::Duration;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use rand::Rng;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::errors::{ApiError, ErrorCode};
 use crate::config::RateLimits;
 use crate::ports::records::now_ms;
-use crate::ports::{Change, Expect, NewRecord, RecordKey, RecordStore, RecordsError};
+use crate::ports::{RecordKey, RecordStore, RecordsError};
 
 pub const LIMIT_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 pub const REMAINING_HEADER: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
@@ -63,17 +62,6 @@ pub static ROUTE_SHARES: &[(&str, u64)] = &[
     ("change-password", 10),
     ("key-export", 10),
 ];
-
-/// How many times an admission is attempted when other requests on the same budget keep
-/// winning the conditional write (see the module documentation).
-pub const MAX_ATTEMPTS: u32 = 32;
-
-/// Longest pause between two attempts: a little random wait spreads out requests that lost
-/// together, so they do not collide again at once.
-const MAX_BACKOFF_MS: u64 = 25;
-
-/// What a request refused for contention is told to wait.
-const CONTENDED_RETRY_MS: i64 = 1000;
 
 /// Requests per window on the route with this id, given the default.
 pub fn route_limit(route_id: &str, default_limit: u32) -> u64 {
@@ -101,12 +89,14 @@ impl Subject {
         Self::Address(ip.map_or_else(|| "unknown".to_string(), address_key))
     }
 
-    fn record_key(&self, route_id: &str) -> RecordKey {
+    /// The key of the counter of this subject's requests to the route in the fixed window
+    /// that opened at `window_start_ms`.
+    fn counter_key(&self, route_id: &str, window_start_ms: i64) -> RecordKey {
         let partition = match self {
             Subject::User(user_id) => format!("user#{user_id}#rate-limits"),
             Subject::Address(address) => format!("address#{address}#rate-limits"),
         };
-        RecordKey::new(partition, route_id)
+        RecordKey::new(partition, format!("{route_id}#{window_start_ms}"))
     }
 }
 
@@ -125,7 +115,7 @@ pub fn address_key(ip: IpAddr) -> String {
 
 /// The counts of one budget: the fixed window opened at `window_start_ms` (Unix ms, a
 /// multiple of the window length) and the one before it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
     pub window_start_ms: i64,
     pub current: u64,
@@ -293,74 +283,37 @@ impl RateLimiter {
         }
         let limit = route_limit(route_id, self.settings.default_limit);
         let window_ms = i64::from(self.settings.window_seconds) * 1000;
-        let key = subject.record_key(route_id);
-        let mut last_admitted: Option<Decision> = None;
-        for attempt in 0..MAX_ATTEMPTS {
-            let now = now_ms();
-            let stored = records.get(&key).await?;
-            // A body that does not parse (written by another version, say) counts as empty
-            // and is overwritten.
-            let counts = stored
-                .as_ref()
-                .and_then(|record| serde_json::from_value::<Counts>(record.body.clone()).ok());
-            let (decision, after) = decide(counts, limit, window_ms, now);
-            if !decision.admitted {
-                return Ok(Some(decision));
-            }
-            last_admitted = Some(decision);
-            let body = serde_json::to_value(after)
-                .map_err(|e| RecordsError::Internal(format!("rate-limit counts: {e}")))?;
-            let expires_at = (after.window_start_ms + 2 * window_ms + 999) / 1000;
-            let written = match stored {
-                None => {
-                    let record = NewRecord::new(key.clone(), body).expiring_at(expires_at);
-                    records.create(record).await.map(|_| ())
-                }
-                Some(record) => {
-                    let change = Change {
-                        state: None,
-                        body,
-                        expires_at: Some(expires_at),
-                    };
-                    records
-                        .update(&key, Expect::version(record.version), change)
-                        .await
-                        .map(|_| ())
-                }
-            };
-            match written {
-                Ok(()) => return Ok(Some(decision)),
-                Err(RecordsError::ConditionFailed { .. }) => {
-                    let pause = rand::thread_rng().gen_range(0..=MAX_BACKOFF_MS.min(1 << attempt));
-                    tokio::time::sleep(Duration::from_millis(pause)).await;
-                }
-                Err(error) => return Err(error),
-            }
-        }
-        // Contention alone says many requests share this budget, not that it is spent: when
-        // the last reading left more room than the requests that could have raced us, admit
-        // without counting (the undercount is bounded by that room), rather than refuse a
-        // request that is within its limit.
-        if let Some(decision) = last_admitted.filter(|d| d.remaining >= u64::from(MAX_ATTEMPTS)) {
-            tracing::warn!(
-                route = route_id,
-                attempts = MAX_ATTEMPTS,
-                "rate-limit counter contended: admitted uncounted, budget was far from spent"
-            );
+        let now = now_ms();
+        let window_start_ms = now - now.rem_euclid(window_ms);
+        let previous_key = subject.counter_key(route_id, window_start_ms - window_ms);
+        let current_key = subject.counter_key(route_id, window_start_ms);
+        let previous = records.read_counter(&previous_key).await?.unwrap_or(0);
+        let counts = |current: i64| Counts {
+            window_start_ms,
+            // Never negative but for a foreign write.
+            current: u64::try_from(current).unwrap_or(0),
+            previous: u64::try_from(previous).unwrap_or(0),
+        };
+        // A spent budget is refused on a reading alone: refusals, the bulk of an abusive
+        // client's traffic, then write nothing.
+        let current = records.read_counter(&current_key).await?.unwrap_or(0);
+        let (decision, _) = decide(Some(counts(current)), limit, window_ms, now);
+        if !decision.admitted {
             return Ok(Some(decision));
         }
-        tracing::warn!(
-            route = route_id,
-            attempts = MAX_ATTEMPTS,
-            "rate-limit counter contended: request refused"
-        );
-        Ok(Some(Decision {
-            admitted: false,
-            limit,
-            remaining: 0,
-            reset_ms: CONTENDED_RETRY_MS,
-            window_seconds: self.settings.window_seconds,
-        }))
+        // Expires when this window has passed as the previous one too (Unix seconds, up).
+        let expires_at = (window_start_ms + 2 * window_ms + 999) / 1000;
+        let place = records.add_to_counter(&current_key, 1, expires_at).await?;
+        // The requests of this window before this one decide, whatever the reading said.
+        let (decision, _) = decide(Some(counts(place.saturating_sub(1))), limit, window_ms, now);
+        if !decision.admitted {
+            // A refusal does not count (see the module documentation). Failing to take it
+            // back only leaves the budget one request fuller until the window passes.
+            if let Err(error) = records.add_to_counter(&current_key, -1, expires_at).await {
+                tracing::warn!(route = route_id, %error, "rate-limit counter: a refusal stays counted");
+            }
+        }
+        Ok(Some(decision))
     }
 }
 
@@ -544,6 +497,36 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn refusals_do_not_count() {
+        use crate::adapters::embedded::sqlite_records::SqliteRecords;
+        let dir = tempfile::tempdir().unwrap();
+        let records = SqliteRecords::open(&dir.path().join("records.sqlite3")).unwrap();
+        let limiter = RateLimiter::new(RateLimits {
+            enabled: true,
+            default_limit: 2,
+            window_seconds: 3600,
+        });
+        let subject = Subject::User("01TESTUSER".into());
+        let mut admitted = 0;
+        for _ in 0..7 {
+            let decision = limiter
+                .check(&records, "me", &subject)
+                .await
+                .unwrap()
+                .unwrap();
+            admitted += u32::from(decision.admitted);
+        }
+        assert_eq!(admitted, 2);
+        let now = now_ms();
+        let window_start = now - now.rem_euclid(3_600_000);
+        let counted = records
+            .read_counter(&subject.counter_key("me", window_start))
+            .await
+            .unwrap();
+        assert_eq!(counted, Some(2), "only the admitted requests count");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_requests_never_over_admit() {
         use crate::adapters::embedded::sqlite_records::SqliteRecords;
@@ -589,73 +572,5 @@ mod tests {
                 .unwrap(),
             None
         );
-    }
-
-    /// A store where every conditional write loses to "another request".
-    #[derive(Debug)]
-    struct AlwaysContended(std::sync::Arc<dyn RecordStore>);
-
-    #[async_trait::async_trait]
-    impl RecordStore for AlwaysContended {
-        async fn get(&self, key: &RecordKey) -> Result<Option<crate::ports::Record>, RecordsError> {
-            self.0.get(key).await
-        }
-        async fn create(&self, record: NewRecord) -> Result<crate::ports::Record, RecordsError> {
-            Err(RecordsError::ConditionFailed { key: record.key })
-        }
-        async fn update(
-            &self,
-            key: &RecordKey,
-            _expect: Expect,
-            _change: Change,
-        ) -> Result<crate::ports::Record, RecordsError> {
-            Err(RecordsError::ConditionFailed { key: key.clone() })
-        }
-        async fn delete(&self, key: &RecordKey, expect: Expect) -> Result<(), RecordsError> {
-            self.0.delete(key, expect).await
-        }
-        async fn query(
-            &self,
-            query: &crate::ports::Query,
-        ) -> Result<crate::ports::Page, RecordsError> {
-            self.0.query(query).await
-        }
-        async fn transact(&self, writes: Vec<crate::ports::Write>) -> Result<(), RecordsError> {
-            self.0.transact(writes).await
-        }
-        async fn health(&self) -> Result<(), RecordsError> {
-            self.0.health().await
-        }
-    }
-
-    #[tokio::test]
-    async fn contention_refuses_only_when_the_budget_is_nearly_spent() {
-        use crate::adapters::embedded::sqlite_records::SqliteRecords;
-        let dir = tempfile::tempdir().unwrap();
-        let sqlite: std::sync::Arc<dyn RecordStore> =
-            std::sync::Arc::new(SqliteRecords::open(&dir.path().join("records.sqlite3")).unwrap());
-        let contended = AlwaysContended(sqlite);
-        let subject = Subject::User("01TESTUSER".into());
-        let check = |default_limit| {
-            let limiter = RateLimiter::new(RateLimits {
-                enabled: true,
-                default_limit,
-                window_seconds: 60,
-            });
-            let (contended, subject) = (&contended, subject.clone());
-            async move {
-                limiter
-                    .check(contended, "me", &subject)
-                    .await
-                    .unwrap()
-                    .unwrap()
-            }
-        };
-        // A large budget: admitted although its count could not be written.
-        assert!(check(10_000).await.admitted);
-        // A budget within reach of the racing requests: refused, to retry in a second.
-        let refused = check(MAX_ATTEMPTS).await;
-        assert!(!refused.admitted);
-        assert_eq!(refused.reset_ms, CONTENDED_RETRY_MS);
     }
 }

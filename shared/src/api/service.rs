@@ -150,23 +150,13 @@ impl ApiResponse {
 }
 
 /// One service over `routes`, with JSON 404 and 405 answers for everything else, rate-limited
-/// as the process environment says (`WALLETLESS_RATE_LIMIT*`; a Lambda function checked them
-/// at start with the rest of its configuration).
-pub fn router(app: App, routes: impl IntoIterator<Item = &'static Route>) -> axum::Router {
-    let rate_limits = RateLimits::from_env().unwrap_or_else(|error| {
-        tracing::error!(%error, "rate limits: using the defaults");
-        RateLimits::default()
-    });
-    router_with_rate_limits(app, routes, rate_limits)
-}
-
-/// [`router`] with these rate limits.
+/// as `rate_limits` say (`Config::rate_limits` in a deployed process).
 ///
 /// The caller's address for per-address limits is API Gateway's source IP under Lambda, else
 /// the socket's peer: serve the router with
 /// `into_make_service_with_connect_info::<SocketAddr>()`. Requests with neither share one
 /// budget. `X-Forwarded-For` is never read: any client can write it.
-pub fn router_with_rate_limits(
+pub fn router(
     app: App,
     routes: impl IntoIterator<Item = &'static Route>,
     rate_limits: RateLimits,

@@ -17,7 +17,8 @@ use time::macros::format_description;
 pub const MANIFEST_VERSION: u32 = 1;
 
 /// The CSV header row: the columns in order.
-pub const CSV_COLUMNS: [&str; 13] = [
+pub const CSV_COLUMNS: [&str; 14] = [
+    "position",
     "sequence",
     "at_ms",
     "at",
@@ -249,14 +250,16 @@ impl ExportEncoder {
             sequence: event.sequence,
             reason,
         };
+        let position = self.count + 1;
         let bytes = match self.format {
             ExportFormat::Json => {
-                let mut line = serde_json::to_vec(event).map_err(|e| unencodable(e.to_string()))?;
+                let line = JsonLine { position, event };
+                let mut line = serde_json::to_vec(&line).map_err(|e| unencodable(e.to_string()))?;
                 line.push(b'\n');
                 line
             }
             ExportFormat::Csv => {
-                let cells = csv_cells(event).map_err(unencodable)?;
+                let cells = csv_cells(position, event).map_err(unencodable)?;
                 let mut bytes = Vec::new();
                 if !self.header_written {
                     bytes = csv_row(&CSV_COLUMNS).map_err(unencodable)?;
@@ -307,6 +310,16 @@ impl ExportEncoder {
     }
 }
 
+/// A JSON line: the event's 1-based position in the file, then the event's own fields. The
+/// position is not part of the chain; it lets the verifier name a line removed from an export
+/// whose neighbours are not consecutive in the chain (one filtered by type or subject).
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    position: u64,
+    #[serde(flatten)]
+    event: &'a AuditEvent,
+}
+
 /// One CSV row: RFC 4180, quoted only where needed, CRLF-terminated.
 fn csv_row<S: AsRef<[u8]>>(cells: &[S]) -> Result<Vec<u8>, String> {
     let mut bytes = Vec::new();
@@ -320,8 +333,8 @@ fn csv_row<S: AsRef<[u8]>>(cells: &[S]) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// The 13 cells of `event`'s CSV row, neutralised.
-fn csv_cells(event: &AuditEvent) -> Result<[String; 13], String> {
+/// The 14 cells of the CSV row of `event` at `position` in the file, neutralised.
+fn csv_cells(position: u64, event: &AuditEvent) -> Result<[String; 14], String> {
     let at = rfc3339_ms(event.at_ms)
         .ok_or_else(|| format!("time {} has no RFC 3339 form", event.at_ms))?;
     let id = |name: &str, value: &Option<String>| match value.as_deref() {
@@ -332,6 +345,7 @@ fn csv_cells(event: &AuditEvent) -> Result<[String; 13], String> {
     let payload = to_canonical_bytes(&event.payload).map_err(|e| e.to_string())?;
     let payload = String::from_utf8(payload).map_err(|e| e.to_string())?;
     Ok([
+        position.to_string(),
         event.sequence.to_string(),
         event.at_ms.to_string(),
         at,
@@ -502,12 +516,13 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn json_lines_are_the_serialised_events() {
+    fn json_lines_are_the_position_then_the_serialised_event() {
         let events = sample_chain();
         let (chunks, summary) = encode_chunks(ExportFormat::Json, &events);
         assert_eq!(chunks.len(), events.len());
-        for (chunk, event) in chunks.iter().zip(&events) {
-            let expected = format!("{}\n", serde_json::to_string(event).unwrap());
+        for (index, (chunk, event)) in chunks.iter().zip(&events).enumerate() {
+            let fields = serde_json::to_string(event).unwrap();
+            let expected = format!("{{\"position\":{},{}\n", index + 1, &fields[1..]);
             assert_eq!(String::from_utf8(chunk.clone()).unwrap(), expected);
         }
         let file = chunks.concat();
@@ -527,32 +542,35 @@ pub(super) mod tests {
         let file = chunks.concat();
         let text = String::from_utf8(file.clone()).unwrap();
         assert!(text.starts_with(
-            "sequence,at_ms,at,tenant,actor,event_type,subject_kind,subject_id,request_id,\
+            "position,sequence,at_ms,at,tenant,actor,event_type,subject_kind,subject_id,request_id,\
              correlation_id,payload,previous_hash,hash\r\n"
         ));
         assert!(text.ends_with("\r\n"));
         let rows = csv_rows(&file);
         assert_eq!(rows.len(), 7);
         let first = &rows[1];
-        assert_eq!(first[0], "1");
-        assert_eq!(first[1], "'-5");
-        assert_eq!(first[2], "1969-12-31T23:59:59.995Z");
-        assert_eq!(first[3], TENANT);
-        assert_eq!(first[8], "req-1");
-        assert_eq!(first[9], "", "a null id is an empty cell");
-        assert_eq!(first[10], r#"{"marker":"m1x","n":1,"note":"-1"}"#);
-        assert_eq!(first[11], GENESIS_HASH);
-        assert_eq!(first[12], events[0].hash);
-        assert_eq!(rows[2][4], "'@admin");
-        assert_eq!(rows[2][9], "'=cmd|x");
-        assert_eq!(rows[3][7], "line one\r\nline two");
-        assert_eq!(rows[4][4], "''quoted");
-        assert_eq!(rows[4][8], "'+1");
-        assert_eq!(rows[4][9], "c, \"q\"");
-        assert_eq!(rows[5][4], "'\tuser:t");
-        assert_eq!(rows[6][7], "'-d1");
-        assert_eq!(rows[6][10], "'-7");
-        assert_eq!(rows[2][2], "2024-05-31T16:08:37.001Z");
+        for (index, row) in rows.iter().enumerate().skip(1) {
+            assert_eq!(row[0], index.to_string(), "position");
+        }
+        assert_eq!(first[1], "1");
+        assert_eq!(first[2], "'-5");
+        assert_eq!(first[3], "1969-12-31T23:59:59.995Z");
+        assert_eq!(first[4], TENANT);
+        assert_eq!(first[9], "req-1");
+        assert_eq!(first[10], "", "a null id is an empty cell");
+        assert_eq!(first[11], r#"{"marker":"m1x","n":1,"note":"-1"}"#);
+        assert_eq!(first[12], GENESIS_HASH);
+        assert_eq!(first[13], events[0].hash);
+        assert_eq!(rows[2][5], "'@admin");
+        assert_eq!(rows[2][10], "'=cmd|x");
+        assert_eq!(rows[3][8], "line one\r\nline two");
+        assert_eq!(rows[4][5], "''quoted");
+        assert_eq!(rows[4][9], "'+1");
+        assert_eq!(rows[4][10], "c, \"q\"");
+        assert_eq!(rows[5][5], "'\tuser:t");
+        assert_eq!(rows[6][8], "'-d1");
+        assert_eq!(rows[6][11], "'-7");
+        assert_eq!(rows[2][3], "2024-05-31T16:08:37.001Z");
         // Quoting only where needed.
         assert!(text.contains(",req-1,,\"{\"\"marker\"\":\"\"m1x\"\","));
         assert!(text.contains(",\"line one\r\nline two\","));

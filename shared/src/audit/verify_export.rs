@@ -72,6 +72,10 @@ pub enum ProblemReason {
     WrongTenant { expected: String, found: String },
     #[error("{0}")]
     Chain(BreakReason),
+    #[error(
+        "the line says it is event {found} of the file, but it is event {expected}: a line before it was removed, added or moved"
+    )]
+    WrongPosition { expected: u64, found: u64 },
     #[error("event {sequence} is outside the export's filters")]
     OutsideFilters { sequence: u64 },
     #[error("more events than the {listed} the manifest lists")]
@@ -144,7 +148,7 @@ pub fn verify_export_with(
             line: Some(line),
             reason,
         };
-        let event = match format {
+        let (position, event) = match format {
             ExportFormat::Json => json_event(&row),
             ExportFormat::Csv => csv_rows
                 .read(&row, &mut record)
@@ -160,6 +164,14 @@ pub fn verify_export_with(
         checker
             .check(&event)
             .map_err(|reason| at(ProblemReason::Chain(reason)))?;
+        // After the chain checks, which say more where neighbours are consecutive; where they
+        // are not (type and subject filters), this is what names a removed line.
+        if position != count + 1 {
+            return Err(at(ProblemReason::WrongPosition {
+                expected: count + 1,
+                found: position,
+            }));
+        }
         if !filters.matches(&event) {
             return Err(at(ProblemReason::OutsideFilters {
                 sequence: event.sequence,
@@ -382,10 +394,12 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// A JSON line: exactly the eleven fields of an event, nothing missing, unknown or repeated.
+/// A JSON line: its position, then exactly the eleven fields of an event, nothing missing,
+/// unknown or repeated.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct JsonEvent {
+    position: u64,
     tenant: String,
     sequence: u64,
     at_ms: i64,
@@ -414,7 +428,8 @@ fn required_nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, 
     Option::deserialize(d)
 }
 
-fn json_event(line: &[u8]) -> Result<AuditEvent, ProblemReason> {
+/// The position and the event of a JSON line.
+fn json_event(line: &[u8]) -> Result<(u64, AuditEvent), ProblemReason> {
     let body = line
         .strip_suffix(b"\n")
         .filter(|body| !body.ends_with(b"\r"))
@@ -423,7 +438,7 @@ fn json_event(line: &[u8]) -> Result<AuditEvent, ProblemReason> {
         })?;
     let parsed: JsonEvent =
         serde_json::from_slice(body).map_err(|e| ProblemReason::NotAnEvent(e.to_string()))?;
-    Ok(AuditEvent {
+    let event = AuditEvent {
         tenant: parsed.tenant,
         sequence: parsed.sequence,
         at_ms: parsed.at_ms,
@@ -435,7 +450,8 @@ fn json_event(line: &[u8]) -> Result<AuditEvent, ProblemReason> {
         payload: parsed.payload,
         previous_hash: parsed.previous_hash,
         hash: parsed.hash,
-    })
+    };
+    Ok((parsed.position, event))
 }
 
 /// Reads single CSV rows with one CSV reader, rewound before each row: building a reader per
@@ -481,7 +497,8 @@ impl CsvRows {
     }
 }
 
-fn csv_event(record: &csv::StringRecord) -> Result<AuditEvent, ProblemReason> {
+/// The position and the event of a CSV row.
+fn csv_event(record: &csv::StringRecord) -> Result<(u64, AuditEvent), ProblemReason> {
     let wrong_count = || ProblemReason::CellCount {
         expected: CSV_COLUMNS.len(),
         found: record.len(),
@@ -497,6 +514,7 @@ fn csv_event(record: &csv::StringRecord) -> Result<AuditEvent, ProblemReason> {
         })?);
     }
     let [
+        position,
         sequence,
         at_ms,
         at,
@@ -510,8 +528,9 @@ fn csv_event(record: &csv::StringRecord) -> Result<AuditEvent, ProblemReason> {
         payload,
         previous_hash,
         hash,
-    ] = <[&str; 13]>::try_from(cells).map_err(|_| wrong_count())?;
+    ] = <[&str; 14]>::try_from(cells).map_err(|_| wrong_count())?;
     let bad = |column: &'static str, problem: String| ProblemReason::BadCell { column, problem };
+    let position: u64 = integer(position).map_err(|e| bad("position", e))?;
     let sequence: u64 = integer(sequence).map_err(|e| bad("sequence", e))?;
     let at_ms: i64 = integer(at_ms).map_err(|e| bad("at_ms", e))?;
     if rfc3339_ms(at_ms).as_deref() != Some(at) {
@@ -526,7 +545,7 @@ fn csv_event(record: &csv::StringRecord) -> Result<AuditEvent, ProblemReason> {
     }
     // Ids are never empty strings (appends refuse them), so an empty cell is null.
     let id = |cell: &str| (!cell.is_empty()).then(|| cell.to_owned());
-    Ok(AuditEvent {
+    let event = AuditEvent {
         tenant: tenant.to_owned(),
         sequence,
         at_ms,
@@ -538,7 +557,8 @@ fn csv_event(record: &csv::StringRecord) -> Result<AuditEvent, ProblemReason> {
         payload,
         previous_hash: previous_hash.to_owned(),
         hash: hash.to_owned(),
-    })
+    };
+    Ok((position, event))
 }
 
 /// An integer in the one spelling the encoder writes (no `+`, no leading zeros).
@@ -698,7 +718,16 @@ mod tests {
                         format!("\"sequence\":{n},"),
                         format!("\"sequence\":{},", n + 10),
                     ),
-                    ExportFormat::Csv => (format!("{n},"), format!("{},", n + 10)),
+                    // The position cell comes first and equals the sequence here.
+                    ExportFormat::Csv => (format!(",{n},"), format!(",{},", n + 10)),
+                };
+                let position = index + 1;
+                let (position_from, position_to) = match format {
+                    ExportFormat::Json => (
+                        format!("{{\"position\":{position},"),
+                        format!("{{\"position\":{},", position + 1),
+                    ),
+                    ExportFormat::Csv => (format!("{position},"), format!("{},", position + 1)),
                 };
                 let (payload_from, payload_to) = if event.payload == json!(-7) {
                     ("-7".to_owned(), "-8".to_owned())
@@ -731,6 +760,11 @@ mod tests {
                         replace_once(chunk, &sequence_from, &sequence_to),
                     ),
                     (k, "tenant", replace_once(chunk, TENANT, "01OTHERTENANT")),
+                    (
+                        k,
+                        "position",
+                        replace_once(chunk, &position_from, &position_to),
+                    ),
                 ]);
             }
             for (k, what, changed) in changes {
@@ -841,10 +875,10 @@ mod tests {
         }
     }
 
-    /// Outside the contiguous case a removed line leaves no gap to see: only the manifest's
-    /// count and digest tell, for the whole file.
+    /// Outside the contiguous case neighbours are rarely consecutive in the chain, so a
+    /// removed line leaves no gap in the sequences: the positions name it, and swapped lines.
     #[test]
-    fn filtered_exports_locate_what_they_can() {
+    fn filtered_exports_name_removed_and_swapped_lines() {
         let events = sample_chain();
         let filters = ExportFilters {
             event_type: Some("draft.changed".into()),
@@ -856,49 +890,49 @@ mod tests {
             .cloned()
             .collect();
         assert_eq!(selected.len(), 3);
-        let (chunks, manifest) = export(ExportFormat::Json, filters, &selected);
-        let without = |k: usize| {
-            let mut file = chunks.clone();
-            file.remove(k);
-            problem(&file.concat(), &manifest)
-        };
-        assert!(matches!(
-            without(0),
-            ExportProblem {
-                line: Some(1),
-                reason: ProblemReason::NotManifestFirst { sequence: 4, .. }
-            }
-        ));
-        assert_eq!(
-            without(1),
-            ExportProblem {
-                line: None,
-                reason: ProblemReason::CountMismatch {
-                    listed: 3,
+        for format in FORMATS {
+            let (chunks, manifest) = export(format, filters.clone(), &selected);
+            let lines = start_lines(&chunks);
+            let offset = usize::from(format == ExportFormat::Csv);
+            let without = |k: usize| {
+                let mut file = chunks.clone();
+                file.remove(k);
+                problem(&file.concat(), &manifest)
+            };
+            assert_eq!(
+                without(offset).reason,
+                ProblemReason::WrongPosition {
+                    expected: 1,
                     found: 2
                 }
+            );
+            assert_eq!(
+                without(offset + 1),
+                ExportProblem {
+                    line: Some(lines[offset + 1]),
+                    reason: ProblemReason::WrongPosition {
+                        expected: 2,
+                        found: 3
+                    }
+                },
+                "{format:?}"
+            );
+            assert!(matches!(
+                without(offset + 2),
+                ExportProblem {
+                    reason: ProblemReason::MissingTail { .. },
+                    ..
+                }
+            ));
+            for (k, line) in lines.iter().enumerate().skip(offset) {
+                assert_eq!(without(k).line, Some(*line), "{format:?} without {k}");
             }
-        );
-        assert!(matches!(
-            without(2),
-            ExportProblem {
-                line: Some(3),
-                reason: ProblemReason::MissingTail { .. }
-            }
-        ));
-        let mut swapped = chunks.clone();
-        swapped.swap(1, 2);
-        let found = problem(&swapped.concat(), &manifest);
-        assert_eq!(
-            found,
-            ExportProblem {
-                line: Some(3),
-                reason: ProblemReason::Chain(BreakReason::SequenceNotIncreasing {
-                    previous: 6,
-                    found: 4
-                })
-            }
-        );
+            let mut swapped = chunks.clone();
+            swapped.swap(offset + 1, offset + 2);
+            let found = problem(&swapped.concat(), &manifest);
+            assert_eq!(found.line, Some(lines[offset + 1]), "{format:?}: {found}");
+        }
+        let (_, manifest) = export(ExportFormat::Json, filters, &selected);
         // An event the filters do not select.
         let mut encoder = ExportEncoder::new(ExportFormat::Json);
         let mut file = Vec::new();
@@ -953,7 +987,7 @@ mod tests {
     }
 
     #[test]
-    fn json_lines_must_hold_exactly_the_eleven_fields() {
+    fn json_lines_must_hold_a_position_and_exactly_the_eleven_fields() {
         let events = sample_chain();
         let (chunks, manifest) = export(ExportFormat::Json, ExportFilters::default(), &events);
         let line = String::from_utf8(chunks[0].clone()).unwrap();
@@ -963,6 +997,8 @@ mod tests {
             line.replacen("\"tenant\":", "\"actor\":\"x\",\"tenant\":", 1),
             line.replacen("\"id\":\"d1\"", "\"id\":\"d1\",\"x\":1", 1),
             line.replacen("\"sequence\":1", "\"sequence\":\"1\"", 1),
+            line.replacen("\"position\":1,", "", 1),
+            line.replacen("\"position\":1", "\"position\":-1", 1),
             line.trim_end().to_owned(),
             format!("{}\r\n", line.trim_end()),
             "\n".to_owned(),
@@ -993,6 +1029,7 @@ mod tests {
             (row.replacen("1,'-5,", "1,-5,", 1), "at_ms"),
             (row.replacen("1,'-5,", "+1,'-5,", 1), "sequence"),
             (row.replacen("1,'-5,", "01,'-5,", 1), "sequence"),
+            (row.replacen("1,1,", "01,1,", 1), "position"),
             (row.replacen(".995Z", ".996Z", 1), "at"),
             (row.replacen("user:u1", "'user:u1", 1), "actor"),
             (row.replacen("\"\"n\"\":1", "\"\"n\"\": 1", 1), "payload"),
@@ -1014,8 +1051,8 @@ mod tests {
         assert_eq!(
             problem(&file.concat(), &manifest).reason,
             ProblemReason::CellCount {
-                expected: 13,
-                found: 12
+                expected: 14,
+                found: 13
             }
         );
         file[1] = row.replacen("\r\n", "\n", 1).into_bytes();

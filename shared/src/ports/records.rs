@@ -7,6 +7,12 @@
 //! time-ordered listing. Every record carries a `version` (1 on create, +1 on each update),
 //! an optional `state` that updates can be conditioned on, a JSON body, and an optional
 //! expiry after which it reads as absent everywhere, whether or not the store has purged it.
+//!
+//! Beside records, the store keeps **counters**: an integer at a key, changed only by atomic
+//! additions, always with an expiry. They serve what many writers bump at once (rate
+//! limits), where a read-then-conditional-write would make every writer but one retry.
+//! Counters live in partitions of their own: a key is used for records or for counters,
+//! never both.
 
 use async_trait::async_trait;
 use base64::Engine as _;
@@ -265,6 +271,20 @@ pub trait RecordStore: Send + Sync + fmt::Debug {
 
     /// Apply all writes or none (at most 25 writes, each key at most once).
     async fn transact(&self, writes: Vec<Write>) -> RecordsResult<()>;
+
+    /// Add `delta` (negative to subtract) to the counter at `key` and return its new value.
+    /// A counter that does not exist, or has expired, starts from 0; every addition sets its
+    /// expiry to `expires_at` (Unix seconds). Additions are atomic: of concurrent ones none is
+    /// lost, and each returns a different value.
+    async fn add_to_counter(
+        &self,
+        key: &RecordKey,
+        delta: i64,
+        expires_at: i64,
+    ) -> RecordsResult<i64>;
+
+    /// The value of the live counter at `key`, if there is one.
+    async fn read_counter(&self, key: &RecordKey) -> RecordsResult<Option<i64>>;
 
     /// Whether the store answers.
     async fn health(&self) -> RecordsResult<()>;

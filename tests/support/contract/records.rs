@@ -1297,6 +1297,124 @@ pub async fn largest_body_round_trips(store: Store) {
     assert_eq!(get(&store, "p", "large").await.map(|r| r.body), Some(body));
 }
 
+pub async fn counters_start_from_zero_and_add(store: Store) {
+    let (hits, other) = (key("counters", "hits"), key("counters", "other"));
+    assert_eq!(store.read_counter(&hits).await.expect("read"), None);
+    let add = |delta| {
+        let (store, hits) = (store.clone(), hits.clone());
+        async move {
+            store
+                .add_to_counter(&hits, delta, far_future())
+                .await
+                .expect("add")
+        }
+    };
+    assert_eq!(add(1).await, 1);
+    assert_eq!(add(5).await, 6);
+    assert_eq!(add(-2).await, 4, "a negative delta subtracts");
+    assert_eq!(add(-10).await, -6, "and may go below zero");
+    assert_eq!(add(6).await, 0);
+    assert_eq!(store.read_counter(&hits).await.expect("read"), Some(0));
+    assert_eq!(
+        store.read_counter(&other).await.expect("read"),
+        None,
+        "another key is another counter"
+    );
+}
+
+pub async fn concurrent_counter_additions_are_never_lost(store: Store) {
+    const WRITERS: i64 = 50;
+    let counter = key("counters", "busy");
+    let mut tasks = JoinSet::new();
+    for _ in 0..WRITERS {
+        let (store, counter) = (store.clone(), counter.clone());
+        tasks.spawn(async move {
+            store
+                .add_to_counter(&counter, 1, far_future())
+                .await
+                .expect("add")
+        });
+    }
+    let mut seen = BTreeSet::new();
+    while let Some(value) = tasks.join_next().await {
+        assert!(
+            seen.insert(value.expect("task")),
+            "two additions saw one value"
+        );
+    }
+    assert_eq!(
+        seen,
+        (1..=WRITERS).collect::<BTreeSet<i64>>(),
+        "each addition saw its own value"
+    );
+    assert_eq!(
+        store.read_counter(&counter).await.expect("read"),
+        Some(WRITERS)
+    );
+}
+
+pub async fn expired_counters_start_again(store: Store) {
+    let counter = key("counters", "window");
+    assert_eq!(
+        store
+            .add_to_counter(&counter, 3, expired())
+            .await
+            .expect("add"),
+        3,
+        "an addition returns the value even when it set an expiry in the past"
+    );
+    assert_eq!(store.read_counter(&counter).await.expect("read"), None);
+    assert_eq!(
+        store
+            .add_to_counter(&counter, 2, far_future())
+            .await
+            .expect("add"),
+        2,
+        "an expired counter counts from zero"
+    );
+    assert_eq!(store.read_counter(&counter).await.expect("read"), Some(2));
+
+    // Expiring while stored.
+    let brief = key("counters", "brief");
+    store
+        .add_to_counter(&brief, 7, now_unix() + 1)
+        .await
+        .expect("add");
+    assert_eq!(store.read_counter(&brief).await.expect("read"), Some(7));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(store.read_counter(&brief).await.expect("read"), None);
+    assert_eq!(
+        store
+            .add_to_counter(&brief, 1, far_future())
+            .await
+            .expect("add"),
+        1
+    );
+}
+
+pub async fn counters_refuse_invalid_keys(store: Store) {
+    for bad in [
+        key("", "s"),
+        key("p", ""),
+        key(&"p".repeat(limits::MAX_KEY_BYTES + 1), "s"),
+    ] {
+        assert!(
+            matches!(
+                store.add_to_counter(&bad, 1, far_future()).await,
+                Err(RecordsError::Invalid(_))
+            ),
+            "add at {bad}"
+        );
+        assert!(
+            matches!(
+                store.read_counter(&bad).await,
+                Err(RecordsError::Invalid(_))
+            ),
+            "read at {bad}"
+        );
+    }
+}
+
 pub async fn health_answers(store: Store) {
     store.health().await.expect("healthy");
 }

@@ -34,6 +34,13 @@ pub const VERSION_ATTRIBUTE: &str = "version";
 pub const STATE_ATTRIBUTE: &str = "state";
 /// The record body as JSON text (a string).
 pub const BODY_ATTRIBUTE: &str = "body";
+/// A counter's value (a number). Counter items have only the keys, this and the expiry.
+pub const COUNTER_ATTRIBUTE: &str = "counter";
+
+/// Rounds of "add to a live counter, else replace an expired one" before giving up: a round
+/// is lost only when another writer replaced the expired counter in between, which lets the
+/// next round's addition succeed.
+const COUNTER_ROUNDS: usize = 4;
 
 /// Error codes that mean "slow down or try again", whichever operation returned them.
 const RETRYABLE_CODES: &[&str] = &[
@@ -93,6 +100,24 @@ impl DynamoRecords {
             format_args!("DynamoDB {operation} on {}", self.table),
         );
         records_error(&self.table, failure)
+    }
+
+    /// The item at `key` as stored (expired or not), read consistently.
+    async fn item(
+        &self,
+        key: &RecordKey,
+    ) -> RecordsResult<Option<HashMap<String, AttributeValue>>> {
+        validate_key(key)?;
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key_item(&key.partition, &key.sort)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| self.error("GetItem", e))?;
+        Ok(output.item)
     }
 
     /// The `TransactWriteItem` for one validated write.
@@ -155,19 +180,9 @@ impl DynamoRecords {
 #[async_trait]
 impl RecordStore for DynamoRecords {
     async fn get(&self, key: &RecordKey) -> RecordsResult<Option<Record>> {
-        validate_key(key)?;
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key_item(&key.partition, &key.sort)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.error("GetItem", e))?;
-        match output.item() {
+        match self.item(key).await? {
             Some(item) => {
-                let record = decode_item(item)?;
+                let record = decode_item(&item)?;
                 Ok(is_live(record.expires_at, now_unix()).then_some(record))
             }
             None => Ok(None),
@@ -340,6 +355,83 @@ impl RecordStore for DynamoRecords {
         }
     }
 
+    /// `ADD` on a live (or absent) item, which DynamoDB applies atomically. An expired item
+    /// that TTL has not deleted yet fails that condition and is replaced instead.
+    async fn add_to_counter(
+        &self,
+        key: &RecordKey,
+        delta: i64,
+        expires_at: i64,
+    ) -> RecordsResult<i64> {
+        validate_key(key)?;
+        for _ in 0..COUNTER_ROUNDS {
+            let now = now_unix();
+            let mut placeholders = Placeholders::default();
+            let pk = placeholders.name("#pk", PARTITION_KEY);
+            let counter = placeholders.name("#counter", COUNTER_ATTRIBUTE);
+            let expires = placeholders.name("#expires", TTL_ATTRIBUTE);
+            let now_value = placeholders.value(":now", number(now));
+            let delta_value = placeholders.value(":delta", number(delta));
+            let expires_value = placeholders.value(":expires_at", number(expires_at));
+            let condition = format!("attribute_not_exists({pk}) OR {expires} > {now_value}");
+            let update = format!("ADD {counter} {delta_value} SET {expires} = {expires_value}");
+            let added = conditional!(
+                self.client.update_item(),
+                &self.table,
+                condition,
+                placeholders
+            )
+            .set_key(Some(key_item(&key.partition, &key.sort)))
+            .update_expression(update)
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+            match added {
+                Ok(output) => return decode_counter(key, output.attributes()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(self.error("UpdateItem", e)),
+            }
+            let mut placeholders = Placeholders::default();
+            let expires = placeholders.name("#expires", TTL_ATTRIBUTE);
+            let now_value = placeholders.value(":now", number(now));
+            let condition = format!("{expires} <= {now_value}");
+            let mut item = key_item(&key.partition, &key.sort);
+            item.insert(COUNTER_ATTRIBUTE.to_owned(), number(delta));
+            item.insert(TTL_ATTRIBUTE.to_owned(), number(expires_at));
+            let replaced =
+                conditional!(self.client.put_item(), &self.table, condition, placeholders)
+                    .set_item(Some(item))
+                    .send()
+                    .await;
+            match replaced {
+                Ok(_) => return Ok(delta),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(e) => return Err(self.error("PutItem", e)),
+            }
+        }
+        Err(RecordsError::Unavailable(format!(
+            "counter {key} was replaced by others {COUNTER_ROUNDS} times in a row"
+        )))
+    }
+
+    async fn read_counter(&self, key: &RecordKey) -> RecordsResult<Option<i64>> {
+        let Some(item) = self.item(key).await? else {
+            return Ok(None);
+        };
+        let expires_at = match item.get(TTL_ATTRIBUTE) {
+            Some(AttributeValue::N(n)) => n.parse::<i64>().ok(),
+            _ => None,
+        };
+        if !is_live(expires_at, now_unix()) {
+            return Ok(None);
+        }
+        decode_counter(key, Some(&item)).map(Some)
+    }
+
     async fn health(&self) -> RecordsResult<()> {
         let output = self
             .client
@@ -504,6 +596,19 @@ fn new_item(record: &NewRecord) -> RecordsResult<HashMap<String, AttributeValue>
         item.insert(TTL_ATTRIBUTE.to_owned(), number(at));
     }
     Ok(item)
+}
+
+/// The counter value among `attributes` (an item, or what an update returned).
+fn decode_counter(
+    key: &RecordKey,
+    attributes: Option<&HashMap<String, AttributeValue>>,
+) -> RecordsResult<i64> {
+    match attributes.and_then(|item| item.get(COUNTER_ATTRIBUTE)) {
+        Some(AttributeValue::N(n)) => n.parse::<i64>().map_err(|_| {
+            RecordsError::Internal(format!("counter {key} holds {n}, beyond a 64-bit integer"))
+        }),
+        _ => Err(RecordsError::Invalid(format!("{key} is not a counter"))),
+    }
 }
 
 fn decode_item(item: &HashMap<String, AttributeValue>) -> RecordsResult<Record> {

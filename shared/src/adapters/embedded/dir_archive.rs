@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write as _};
+use std::io::{self, BufRead as _, Read as _, Seek as _, SeekFrom, Write as _};
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -48,6 +48,16 @@ pub enum LinkError {
     Expired,
     #[error("the download link's signature is not valid")]
     BadSignature,
+}
+
+/// A stored object opened at its body (see [`DirArchive::open_object`]).
+#[derive(Debug)]
+pub struct OpenObject {
+    pub content_type: String,
+    /// The object's file, positioned at the first byte of the body.
+    pub body: File,
+    /// The body's length in bytes.
+    pub length: u64,
 }
 
 /// The header line of a stored object.
@@ -133,6 +143,15 @@ impl DirArchive {
     }
 
     /// Where the object at `key` lives (the key is validated by the caller).
+    /// The object at `key`, opened for reading in pieces: for downloads of objects too big
+    /// to hold (audit exports), where [`Archive::get`] would read the whole body at once.
+    pub async fn open_object(&self, key: &str) -> ArchiveResult<OpenObject> {
+        validate_object_key(key)?;
+        let path = self.object_path(key);
+        let key = key.to_owned();
+        blocking(move || open_object_file(&key, &path)).await
+    }
+
     fn object_path(&self, key: &str) -> PathBuf {
         let mut path = self.root.join(key);
         let mut file_name = path.file_name().unwrap_or_default().to_os_string();
@@ -358,25 +377,55 @@ impl Drop for DirUpload {
     }
 }
 
-fn read_object(key: &str, path: &Path) -> ArchiveResult<ArchivedObject> {
-    let mut contents = match fs::read(path) {
-        Ok(contents) => contents,
+/// Opens the object file at `path` past its magic and header lines.
+fn open_object_file(key: &str, path: &Path) -> ArchiveResult<OpenObject> {
+    let mut file = match File::open(path) {
+        Ok(file) => file,
         Err(error) if error.kind() == io::ErrorKind::NotFound => {
             return Err(ArchiveError::NotFound(key.to_owned()));
         }
-        Err(error) => return Err(io_failure("reading archive object", path)(error)),
+        Err(error) => return Err(io_failure("opening archive object", path)(error)),
     };
     let corrupt =
         || ArchiveError::Internal(format!("archive object {} is corrupt", path.display()));
-    let rest = contents.strip_prefix(OBJECT_MAGIC).ok_or_else(corrupt)?;
-    let header_end = rest.iter().position(|&b| b == b'\n').ok_or_else(corrupt)?;
-    let header: ObjectHeader =
-        serde_json::from_slice(&rest[..header_end]).map_err(|_| corrupt())?;
-    // The body is the file minus its header, in place: a large export is never held twice.
-    contents.drain(..OBJECT_MAGIC.len() + header_end + 1);
-    Ok(ArchivedObject {
+    let reading = |error| io_failure("reading archive object", path)(error);
+    // The preamble is the magic line and a header line of at most this many bytes.
+    let longest_preamble = OBJECT_MAGIC.len() + MAX_CONTENT_TYPE_LEN + 64;
+    let mut preamble = Vec::new();
+    let mut reader = io::BufReader::new(&file).take(u64::try_from(longest_preamble).unwrap_or(0));
+    for _ in 0..2 {
+        reader.read_until(b'\n', &mut preamble).map_err(reading)?;
+    }
+    let header_line = preamble
+        .strip_prefix(OBJECT_MAGIC)
+        .and_then(|rest| rest.strip_suffix(b"\n"))
+        .ok_or_else(corrupt)?;
+    let header: ObjectHeader = serde_json::from_slice(header_line).map_err(|_| corrupt())?;
+    let body_start = u64::try_from(preamble.len()).map_err(|_| corrupt())?;
+    let length = file
+        .metadata()
+        .map_err(reading)?
+        .len()
+        .checked_sub(body_start)
+        .ok_or_else(corrupt)?;
+    file.seek(SeekFrom::Start(body_start)).map_err(reading)?;
+    Ok(OpenObject {
         content_type: header.content_type,
-        body: contents,
+        body: file,
+        length,
+    })
+}
+
+fn read_object(key: &str, path: &Path) -> ArchiveResult<ArchivedObject> {
+    let mut object = open_object_file(key, path)?;
+    let mut body = Vec::with_capacity(usize::try_from(object.length).unwrap_or(0));
+    object
+        .body
+        .read_to_end(&mut body)
+        .map_err(io_failure("reading archive object", path))?;
+    Ok(ArchivedObject {
+        content_type: object.content_type,
+        body,
     })
 }
 
@@ -608,6 +657,49 @@ mod tests {
             second.verify_link(&key, expires, &signature),
             Err(LinkError::BadSignature)
         );
+    }
+
+    #[tokio::test]
+    async fn objects_open_at_their_body_for_reading_in_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = archive(dir.path());
+        // A body with line breaks of its own, and one as long as several read buffers.
+        let body: Vec<u8> = (0..100_000u32)
+            .flat_map(|n| format!("{n}\n").into_bytes())
+            .collect();
+        archive
+            .put(
+                "tenants/t/audit-exports/e.jsonl",
+                body.clone(),
+                "application/x-ndjson",
+            )
+            .await
+            .unwrap();
+        let mut opened = archive
+            .open_object("tenants/t/audit-exports/e.jsonl")
+            .await
+            .unwrap();
+        assert_eq!(opened.content_type, "application/x-ndjson");
+        assert_eq!(opened.length, u64::try_from(body.len()).unwrap());
+        let mut read = Vec::new();
+        opened.body.read_to_end(&mut read).unwrap();
+        assert_eq!(read, body);
+
+        archive
+            .put("empty", Vec::new(), "text/plain")
+            .await
+            .unwrap();
+        assert_eq!(archive.open_object("empty").await.unwrap().length, 0);
+        assert!(matches!(
+            archive.open_object("missing").await,
+            Err(ArchiveError::NotFound(_))
+        ));
+        // A file that is not an object (no header line) is reported, not served.
+        fs::write(archive.object_path("broken"), b"WLA1\nno header").unwrap();
+        assert!(matches!(
+            archive.open_object("broken").await,
+            Err(ArchiveError::Internal(_))
+        ));
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! The records port on SQLite, for the embedded local mode.
 //!
-//! One table keyed by `(partition, sort)`. Every write runs in a `BEGIN IMMEDIATE`
+//! One table of records keyed by `(partition, sort)`, and one of counters. Every write runs in a `BEGIN IMMEDIATE`
 //! transaction that reads the current row, checks the condition in Rust and writes, so a
 //! conditional write is atomic even when two processes open the same file: the immediate
 //! transaction takes SQLite's write lock before the read, and a second writer waits for it
@@ -28,6 +28,13 @@ CREATE TABLE IF NOT EXISTS records (
     state      TEXT,
     body       TEXT    NOT NULL,
     expires_at INTEGER,
+    PRIMARY KEY (partition, sort)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (
+    partition  TEXT    NOT NULL,
+    sort       TEXT    NOT NULL,
+    value      INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
     PRIMARY KEY (partition, sort)
 ) WITHOUT ROWID;
 ";
@@ -184,6 +191,69 @@ impl RecordStore for SqliteRecords {
             .map(Op::prepare)
             .collect::<RecordsResult<Vec<_>>>()?;
         self.transact_ops(ops).await
+    }
+
+    async fn add_to_counter(
+        &self,
+        key: &RecordKey,
+        delta: i64,
+        expires_at: i64,
+    ) -> RecordsResult<i64> {
+        validate_key(key)?;
+        let key = key.clone();
+        self.run(move |connection| {
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(store_error)?;
+            // Nothing else purges counters here (DynamoDB's TTL does in AWS), and callers
+            // tend to use a key per time window: the partition's expired ones go first.
+            transaction
+                .execute(
+                    "DELETE FROM counters WHERE partition = ?1 AND expires_at <= ?2",
+                    params![key.partition, now_unix()],
+                )
+                .map_err(store_error)?;
+            let current: Option<i64> = transaction
+                .query_row(
+                    "SELECT value FROM counters WHERE partition = ?1 AND sort = ?2",
+                    params![key.partition, key.sort],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(store_error)?;
+            let value = current
+                .unwrap_or(0)
+                .checked_add(delta)
+                .ok_or_else(|| RecordsError::Invalid(format!("counter {key} would overflow")))?;
+            transaction
+                .execute(
+                    "INSERT INTO counters (partition, sort, value, expires_at) \
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (partition, sort) \
+                     DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at",
+                    params![key.partition, key.sort, value, expires_at],
+                )
+                .map_err(store_error)?;
+            transaction.commit().map_err(store_error)?;
+            Ok(value)
+        })
+        .await
+    }
+
+    async fn read_counter(&self, key: &RecordKey) -> RecordsResult<Option<i64>> {
+        validate_key(key)?;
+        let key = key.clone();
+        self.run(move |connection| {
+            connection
+                .query_row(
+                    "SELECT value FROM counters \
+                     WHERE partition = ?1 AND sort = ?2 AND expires_at > ?3",
+                    params![key.partition, key.sort, now_unix()],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(store_error)
+        })
+        .await
     }
 
     async fn health(&self) -> RecordsResult<()> {

@@ -9,7 +9,7 @@
 //! examples) is in `operations`. Schemas are derived (`utoipa::ToSchema`) from the types the
 //! handlers serialise; the bodies that handlers build as JSON values are described in
 //! [`schemas`]. `GET /v1/openapi.json` serves the document, `GET /v1/docs` renders it as one
-//! HTML page ([`html`]), and `tests/openapi_http.rs` runs schemathesis against a live server
+//! HTML page ([`html`]), and `tests/http/openapi.rs` runs schemathesis against a live server
 //! to check real answers against it.
 
 pub mod html;

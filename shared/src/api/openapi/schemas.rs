@@ -2,7 +2,7 @@
 //! than from a public type that could derive them. These types exist only to describe the
 //! wire: nothing constructs them (they derive `Serialize` only so that the schema derive reads
 //! their serde attributes). Their shapes are checked against real answers by the
-//! schemathesis run in `tests/openapi_http.rs`, so a handler that drifts fails it.
+//! schemathesis run in `tests/http/openapi.rs`, so a handler that drifts fails it.
 
 use std::collections::BTreeMap;
 

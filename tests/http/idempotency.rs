@@ -304,7 +304,7 @@ on_both_families!(
 /// checks a condition and applies the write in separate steps without a lock, so truly
 /// simultaneous conditional creates can both succeed there, where DynamoDB guarantees each
 /// request is atomic. The AWS case therefore serves the app over a records store that lets
-/// moto see one request at a time (as `records_contract` does): the 20 HTTP requests still
+/// moto see one request at a time (as the records contract suite does): the 20 HTTP requests still
 /// race through the router and the idempotency logic, interleaving between store calls, and
 /// must lose on the conditions the code sends.
 mod concurrent {

@@ -130,6 +130,17 @@ impl RecordStore for AppendsBeforeFirstTransaction {
         }
         self.inner.transact(writes).await
     }
+    async fn add_to_counter(
+        &self,
+        key: &RecordKey,
+        delta: i64,
+        expires_at: i64,
+    ) -> Result<i64, RecordsError> {
+        self.inner.add_to_counter(key, delta, expires_at).await
+    }
+    async fn read_counter(&self, key: &RecordKey) -> Result<Option<i64>, RecordsError> {
+        self.inner.read_counter(key).await
+    }
     async fn health(&self) -> Result<(), RecordsError> {
         self.inner.health().await
     }

@@ -10,7 +10,7 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::Value;
 use walletless::api::{ROUTES, router, routes};
 use walletless::app::{App, EmbeddedApp};
-use walletless::config::Config;
+use walletless::config::{Config, RateLimits};
 use walletless::lambda::{SCHEDULED_FUNCTIONS, ScheduledEvent, find_scheduled, run_scheduled};
 use walletless::steps::{CONSUMER_FUNCTIONS, StepError, StepHandler, StepRunner};
 use walletless::webhooks::TargetPolicy;
@@ -47,7 +47,7 @@ async fn invoke_edited(
     let mut event: Value = serde_json::from_str(&read_event(route_id)).unwrap();
     edit(&mut event);
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let service = router(app.clone(), [route]);
+    let service = router(app.clone(), [route], RateLimits::default());
     let request = request.map(|body| axum::body::Body::from(body.to_vec()));
     let response = walletless::api::service::call(&service, request).await;
     let status = response.status().as_u16();
@@ -373,7 +373,11 @@ async fn draft_samples_run_through_their_functions() {
     let request = lambda_http::request::from_str(&event.to_string())
         .unwrap()
         .map(|body| axum::body::Body::from(body.to_vec()));
-    let response = walletless::api::service::call(&router(app.clone(), [route]), request).await;
+    let response = walletless::api::service::call(
+        &router(app.clone(), [route], RateLimits::default()),
+        request,
+    )
+    .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
 }
@@ -794,7 +798,11 @@ async fn reference_samples_serve_the_document_and_its_page() {
     let event = read_event("get-api-docs");
     let request = lambda_http::request::from_str(&event).unwrap();
     let request = request.map(|body| axum::body::Body::from(body.to_vec()));
-    let service = router(app.clone(), [routes::find("get-api-docs").unwrap()]);
+    let service = router(
+        app.clone(),
+        [routes::find("get-api-docs").unwrap()],
+        RateLimits::default(),
+    );
     let response = walletless::api::service::call(&service, request).await;
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(

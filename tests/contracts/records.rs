@@ -64,6 +64,10 @@ records_contract!(
     concurrent_audit_chain_appends_serialise,
     invalid_inputs_are_refused,
     largest_body_round_trips,
+    counters_start_from_zero_and_add,
+    concurrent_counter_additions_are_never_lost,
+    expired_counters_start_again,
+    counters_refuse_invalid_keys,
     health_answers,
 );
 

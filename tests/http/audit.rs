@@ -367,6 +367,15 @@ async fn an_issuance_is_audited_and_exports_verify(family: Family) {
     )
     .await;
     assert_eq!(filtered["manifest"]["count"], 6);
+    // Its rows are not neighbours in the chain, yet a row removed from the middle is named
+    // where it is missing (line 1 is the header).
+    let file = download(&env, filtered["download_url"].as_str().unwrap()).await;
+    let manifest: ExportManifest = serde_json::from_value(filtered["manifest"].clone()).unwrap();
+    let mut rows: Vec<&[u8]> = file.split_inclusive(|byte| *byte == b'\n').collect();
+    assert_eq!(rows.len(), 7, "a header and six single-line rows");
+    rows.remove(3);
+    let problem = verify_export(rows.concat().as_slice(), &manifest).unwrap_err();
+    assert_eq!(problem.line, Some(4), "{problem}");
     let (status, _, other) = env
         .get(
             &format!("/v1/audit/exports/{}", whole_json["id"].as_str().unwrap()),

@@ -360,7 +360,7 @@ async fn embedded_concurrent_requests_admit_exactly_the_limit() {
 }
 
 /// moto applies a conditional write in two unlocked steps, so truly simultaneous writes can
-/// both pass there where DynamoDB's cannot (see `idempotency_http`): the store sees one
+/// both pass there where DynamoDB's cannot (see the `idempotency` suite): the store sees one
 /// request at a time, while the fifty still race through the router and the limiter.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_concurrent_requests_admit_exactly_the_limit() {
@@ -440,6 +440,19 @@ mod counters_down {
         async fn transact(&self, writes: Vec<Write>) -> RecordsResult<()> {
             self.0.transact(writes).await
         }
+        async fn add_to_counter(
+            &self,
+            key: &RecordKey,
+            delta: i64,
+            expires_at: i64,
+        ) -> RecordsResult<i64> {
+            check(key)?;
+            self.0.add_to_counter(key, delta, expires_at).await
+        }
+        async fn read_counter(&self, key: &RecordKey) -> RecordsResult<Option<i64>> {
+            check(key)?;
+            self.0.read_counter(key).await
+        }
         async fn health(&self) -> RecordsResult<()> {
             self.0.health().await
         }
@@ -476,7 +489,7 @@ async fn aws_a_counter_outage_lets_requests_through() {
 /// says; another source address has a budget of its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lambda_requests_count_by_api_gateway_source_address() {
-    use walletless::api::{router_with_rate_limits, routes};
+    use walletless::api::{router, routes};
 
     let dir = tempfile::tempdir().unwrap();
     let config = walletless::config::Config::from_vars(&Default::default()).unwrap();
@@ -489,7 +502,7 @@ async fn lambda_requests_count_by_api_gateway_source_address() {
         default_limit: 2,
         window_seconds: 3600,
     };
-    let service = router_with_rate_limits(app, [routes::find("list-networks").unwrap()], limits);
+    let service = router(app, [routes::find("list-networks").unwrap()], limits);
     let sample_path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../events/list-networks.json");
     let sample: Value =

@@ -1491,6 +1491,15 @@ class Devnet:
         return 200, {"txId": txids[0], "confirmed-round": confirmed_round, "amount": amount}
 
 
+class DevnetHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, with a listen backlog for test bursts: socketserver's default
+    of 5 pending connections overflows when many clients connect while evaluations hold the
+    GIL, and the kernel then drops connection attempts until clients give up."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 def make_handler(devnet: Devnet, verbose: bool):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -1508,6 +1517,10 @@ def make_handler(devnet: Devnet, verbose: bool):
             except Exception as error:  # a bug here must still answer, and be visible
                 traceback.print_exc()
                 status, payload = 500, {"message": f"devnet internal error: {error}"}
+            if status >= 500:
+                # Clients treat 5xx as the node being unreachable: say why, for whoever
+                # reads the log of a failed test.
+                print(f"{method} {url.path} answered {status}: {payload}", file=sys.stderr, flush=True)
             data = b"" if payload is None else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -1568,8 +1581,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     ledger = Ledger(evaluator, dispenser_address, args.dispenser_microalgos)
     devnet = Devnet(ledger, dispenser_sk, dispenser_address, args.wait_seconds)
-    server = ThreadingHTTPServer((args.host, args.port), make_handler(devnet, args.verbose))
-    server.daemon_threads = True
+    server = DevnetHTTPServer((args.host, args.port), make_handler(devnet, args.verbose))
     host, port = server.server_address[:2]
     url = f"http://{host}:{port}"
     print(json.dumps({

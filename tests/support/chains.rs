@@ -127,6 +127,9 @@ pub async fn new_user(env: &TestEnv) -> User {
     }
 }
 
+/// `POST /v1/dev/faucet`, tried again (twice at most, a second apart) when the answer says
+/// it is retryable, as a client should: a devnet busy evaluating other tests' transactions may
+/// briefly not answer.
 pub async fn faucet(
     env: &TestEnv,
     user: &User,
@@ -137,7 +140,17 @@ pub async fn faucet(
     if let Some(amount) = amount {
         body["amount"] = json!(amount);
     }
-    env.post("/v1/dev/faucet", Some(&user.token), body).await
+    let mut tries = 1;
+    loop {
+        let (status, answer) = env
+            .post("/v1/dev/faucet", Some(&user.token), body.clone())
+            .await;
+        if tries == 3 || answer["error"]["retryable"] != true {
+            return (status, answer);
+        }
+        tries += 1;
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 pub async fn save_draft(env: &TestEnv, user: &User, draft: Value) -> String {

@@ -22,14 +22,17 @@
 //! the budget is spent, so refusals write nothing. Otherwise it adds one to the current
 //! window's counter: the value that addition returns is the request's place in its window,
 //! and it is admitted when that place still fits the budget. Additions are atomic (DynamoDB
-//! `ADD`; one SQLite transaction), so concurrent requests never over-admit (50 simultaneous
-//! requests against a budget of 20 admit exactly 20) and never wait on one another to retry,
-//! however many share one budget. A request refused after its addition (it raced others for
-//! the last places) takes the addition back, so refusals never count and a client that keeps
-//! calling a spent budget does not push its own reset further away. (Until it is taken back
-//! it still counts: a request racing with refusals may be refused while a place is free, but
-//! none is ever admitted over the budget.) A counter expires two windows after its window
-//! opened, when it no longer counts as the previous window either.
+//! `ADD`; one SQLite transaction), so concurrent requests never over-admit a fixed window
+//! (50 simultaneous requests against a budget of 20 admit exactly 20) and never wait on one
+//! another to retry, however many share one budget. A request refused after its addition (it
+//! raced others for the last places) takes the addition back, so refusals never count and a
+//! client that keeps calling a spent budget does not push its own reset further away. (Until
+//! it is taken back it still counts: a request racing with refusals may be refused while a
+//! place is free.) Near a window boundary a request that read the old window may add to it
+//! after the new window's first requests read it as the previous one, so the sliding
+//! estimate can be a few requests low there; no fixed window ever exceeds the budget. A
+//! counter expires two windows after its window opened, when it no longer counts as the
+//! previous window either.
 //!
 //! **Outage**: when the records store cannot be read or written, the request proceeds
 //! without rate-limit headers and a warning is logged: the handlers need the same store and
@@ -282,7 +285,7 @@ impl RateLimiter {
             return Ok(None);
         }
         let limit = route_limit(route_id, self.settings.default_limit);
-        let window_ms = i64::from(self.settings.window_seconds) * 1000;
+        let window_ms = i64::from(self.settings.window_seconds.max(1)) * 1000;
         let now = now_ms();
         let window_start_ms = now - now.rem_euclid(window_ms);
         let previous_key = subject.counter_key(route_id, window_start_ms - window_ms);

@@ -275,7 +275,9 @@ pub trait RecordStore: Send + Sync + fmt::Debug {
     /// Add `delta` (negative to subtract) to the counter at `key` and return its new value.
     /// A counter that does not exist, or has expired, starts from 0; every addition sets its
     /// expiry to `expires_at` (Unix seconds). Additions are atomic: of concurrent ones none is
-    /// lost, and each returns a different value.
+    /// lost, and each sees the value after its own addition (so concurrent additions of 1
+    /// see different values). Not idempotent: an addition whose answer was lost and that is
+    /// sent again (DynamoDB's SDK retries transient failures) may count twice.
     async fn add_to_counter(
         &self,
         key: &RecordKey,

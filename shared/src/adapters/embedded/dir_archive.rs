@@ -142,7 +142,6 @@ impl DirArchive {
         Ok(mac)
     }
 
-    /// Where the object at `key` lives (the key is validated by the caller).
     /// The object at `key`, opened for reading in pieces: for downloads of objects too big
     /// to hold (audit exports), where [`Archive::get`] would read the whole body at once.
     pub async fn open_object(&self, key: &str) -> ArchiveResult<OpenObject> {
@@ -152,6 +151,7 @@ impl DirArchive {
         blocking(move || open_object_file(&key, &path)).await
     }
 
+    /// Where the object at `key` lives (the key is validated by the caller).
     fn object_path(&self, key: &str) -> PathBuf {
         let mut path = self.root.join(key);
         let mut file_name = path.file_name().unwrap_or_default().to_os_string();
@@ -389,10 +389,12 @@ fn open_object_file(key: &str, path: &Path) -> ArchiveResult<OpenObject> {
     let corrupt =
         || ArchiveError::Internal(format!("archive object {} is corrupt", path.display()));
     let reading = |error| io_failure("reading archive object", path)(error);
-    // The preamble is the magic line and a header line of at most this many bytes.
-    let longest_preamble = OBJECT_MAGIC.len() + MAX_CONTENT_TYPE_LEN + 64;
+    // The magic line and the header line: far less than this (the content type is at most
+    // 255 characters, a few of which JSON writes as two), so a file without a header line
+    // is refused without reading it all.
+    let longest_preamble = 4096;
     let mut preamble = Vec::new();
-    let mut reader = io::BufReader::new(&file).take(u64::try_from(longest_preamble).unwrap_or(0));
+    let mut reader = io::BufReader::new(&file).take(longest_preamble);
     for _ in 0..2 {
         reader.read_until(b'\n', &mut preamble).map_err(reading)?;
     }

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS counters (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (partition, sort)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS counters_by_expiry ON counters (expires_at);
 ";
 
 /// How long a write waits for another process's write lock before reporting `Unavailable`.
@@ -206,11 +207,11 @@ impl RecordStore for SqliteRecords {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(store_error)?;
             // Nothing else purges counters here (DynamoDB's TTL does in AWS), and callers
-            // tend to use a key per time window: the partition's expired ones go first.
+            // tend to use a key per time window: expired ones go first, found by the index.
             transaction
                 .execute(
-                    "DELETE FROM counters WHERE partition = ?1 AND expires_at <= ?2",
-                    params![key.partition, now_unix()],
+                    "DELETE FROM counters WHERE expires_at <= ?1",
+                    params![now_unix()],
                 )
                 .map_err(store_error)?;
             let current: Option<i64> = transaction

@@ -59,37 +59,33 @@ pub async fn serve(
         let app = app.clone();
         async move {
             let sweeper = tokio::spawn(sweep_periodically(app.clone()));
-            let (stop_webhooks, webhooks_stopped) = tokio::sync::oneshot::channel::<()>();
-            let webhooks = tokio::spawn({
-                let app = app.clone();
-                async move {
-                    StepRunner::webhook_deliveries()
-                        .run_worker(app, async {
-                            let _ = webhooks_stopped.await;
+            // The other queues' workers run until the standard one has stopped.
+            let (stop_others, others_stopped) = tokio::sync::watch::channel(false);
+            let others: Vec<_> = [
+                StepRunner::webhook_deliveries(),
+                StepRunner::audit_exports(),
+            ]
+            .into_iter()
+            .map(|runner| {
+                let (app, mut stopped) = (app.clone(), others_stopped.clone());
+                tokio::spawn(async move {
+                    runner
+                        .run_worker(app, async move {
+                            let _ = stopped.wait_for(|stop| *stop).await;
                         })
                         .await;
-                }
-            });
-            let (stop_audit_exports, audit_exports_stopped) = tokio::sync::oneshot::channel::<()>();
-            let audit_exports = tokio::spawn({
-                let app = app.clone();
-                async move {
-                    StepRunner::audit_exports()
-                        .run_worker(app, async {
-                            let _ = audit_exports_stopped.await;
-                        })
-                        .await;
-                }
-            });
+                })
+            })
+            .collect();
             StepRunner::standard()
                 .run_worker(app, async {
                     let _ = worker_stopped.await;
                 })
                 .await;
-            let _ = stop_webhooks.send(());
-            let _ = stop_audit_exports.send(());
-            let _ = webhooks.await;
-            let _ = audit_exports.await;
+            let _ = stop_others.send(true);
+            for worker in others {
+                let _ = worker.await;
+            }
             sweeper.abort();
         }
     });

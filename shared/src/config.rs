@@ -120,8 +120,7 @@ impl RateLimits {
     /// The limits as `WALLETLESS_RATE_LIMITS_ENABLED`, `WALLETLESS_RATE_LIMIT_PER_MINUTE` and
     /// `WALLETLESS_RATE_LIMIT_WINDOW_SECONDS` set them (part of [`Config::from_vars`]).
     pub fn from_vars(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |var: &str| env.get(var).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let enabled = match get(vars::RATE_LIMITS_ENABLED) {
+        let enabled = match get(env, vars::RATE_LIMITS_ENABLED) {
             None => true,
             Some("true" | "1") => true,
             Some("false" | "0") => false,
@@ -133,31 +132,47 @@ impl RateLimits {
                 });
             }
         };
-        let bounded = |var: &'static str, default: u32, max: u32| match get(var) {
-            None => Ok(default),
-            Some(value) => value
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| ConfigError::Invalid {
-                    var,
-                    value: value.to_string(),
-                    why: format!("must be a whole number from 1 to {max}"),
-                }),
-        };
         Ok(Self {
             enabled,
             default_limit: bounded(
+                env,
                 vars::RATE_LIMIT_PER_MINUTE,
                 Self::DEFAULT_LIMIT,
                 Self::MAX_LIMIT,
             )?,
             window_seconds: bounded(
+                env,
                 vars::RATE_LIMIT_WINDOW_SECONDS,
                 Self::DEFAULT_WINDOW_SECONDS,
                 Self::MAX_WINDOW_SECONDS,
             )?,
         })
+    }
+}
+
+/// A variable's value, trimmed; unset and blank are the same.
+fn get<'e>(env: &'e HashMap<String, String>, var: &str) -> Option<&'e str> {
+    env.get(var).map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+/// A whole number from 1 to `max`, or `default` when unset.
+fn bounded(
+    env: &HashMap<String, String>,
+    var: &'static str,
+    default: u32,
+    max: u32,
+) -> Result<u32, ConfigError> {
+    match get(env, var) {
+        None => Ok(default),
+        Some(value) => value
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| ConfigError::Invalid {
+                var,
+                value: value.to_string(),
+                why: format!("must be a whole number from 1 to {max}"),
+            }),
     }
 }
 
@@ -178,7 +193,7 @@ impl Config {
 
     /// The same as [`Config::from_env`], from an explicit map (tests, tools).
     pub fn from_vars(env: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |var: &str| env.get(var).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let get = |var: &str| get(env, var);
         let require = |var: &'static str, what: &'static str| {
             get(var)
                 .map(str::to_string)
@@ -233,18 +248,7 @@ impl Config {
                 });
             }
         };
-        let step_max_receives = match get(vars::STEP_MAX_RECEIVES) {
-            None => DEFAULT_MAX_RECEIVES,
-            Some(value) => value
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| ConfigError::Invalid {
-                    var: vars::STEP_MAX_RECEIVES,
-                    value: value.to_string(),
-                    why: "must be a whole number from 1 to 1000".into(),
-                })?,
-        };
+        let step_max_receives = bounded(env, vars::STEP_MAX_RECEIVES, DEFAULT_MAX_RECEIVES, 1000)?;
         let metadata_base_url = get(vars::METADATA_BASE_URL)
             .map(|value| {
                 Url::parse(value)

@@ -21,6 +21,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use crate::ports::records::now_ms;
+
 /// The environment variable that turns metrics on or off.
 pub const SWITCH_VAR: &str = "WALLETLESS_METRICS";
 /// The environment variable that overrides [`DEFAULT_NAMESPACE`].
@@ -59,17 +61,22 @@ const MAX_DIMENSION_VALUE_CHARS: usize = 1024;
 
 /// One request answered: `Requests`, `Errors5xx`, `Errors4xx` (each 1 or 0) and `Latency`
 /// (ms) per route and service-wide, plus `ErrorsByCode` per error code when the answer was
-/// an error with a code.
-pub fn record_request(route_id: &str, status: u16, error_code: Option<&str>, latency: Duration) {
+/// an error with a code. The ids go in as properties (the router has them at hand, so no
+/// span is searched for them).
+pub fn record_request(
+    route_id: &str,
+    status: u16,
+    error_code: Option<&str>,
+    latency: Duration,
+    request_id: &str,
+    correlation_id: &str,
+) {
     to_stdout(|emitter| {
-        emitter.request_document(
-            now_ms(),
-            route_id,
-            status,
-            error_code,
-            latency,
-            &current_request_ids(),
-        )
+        let ids = RequestIds {
+            request_id: Some(request_id.to_owned()),
+            correlation_id: Some(correlation_id.to_owned()),
+        };
+        emitter.request_document(now_ms(), route_id, status, error_code, latency, &ids)
     });
 }
 
@@ -306,14 +313,6 @@ fn dimension_value(raw: &str) -> String {
 
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| {
-            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-        })
 }
 
 /// The request and correlation ids of the innermost spans that carry them.

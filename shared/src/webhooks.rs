@@ -37,7 +37,8 @@ use crate::chains::http::{ClientOptions, NodeHttp, Outgoing, RetryPolicy};
 use crate::crypto::envelope::{self, Envelope};
 use crate::deployments::service::DeploymentView;
 use crate::deployments::state::Status;
-use crate::deployments::store::{Deployment, now_ms};
+use crate::deployments::store::Deployment;
+use crate::ports::records::now_ms;
 use crate::ports::records::{
     Change, Expect, NewRecord, Order, Query, RecordKey, RecordsError, Write, now_unix,
 };

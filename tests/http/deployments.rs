@@ -393,7 +393,7 @@ async fn the_sweep_resumes_stalled_deployments_and_times_out_unsent_ones() {
     {
         queue.ack(&message.receipt).await.unwrap();
     }
-    let now = store::now_ms();
+    let now = walletless::ports::records::now_ms();
     let ms = |duration: Duration| i64::try_from(duration.as_millis()).unwrap();
 
     // Not stalled yet: left alone.

@@ -316,7 +316,7 @@ async fn a_lost_delivery_message_is_resumed_by_the_sweep() {
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].status, "pending");
     // Not stalled yet: nothing to do. Stalled: enqueued again.
-    let now = walletless::deployments::store::now_ms();
+    let now = walletless::ports::records::now_ms();
     assert_eq!(webhooks::resume_pending(&app, now).await.unwrap(), 0);
     let later = now + i64::try_from(webhooks::DELIVERY_STALL.as_millis()).unwrap() + 1_000;
     assert_eq!(webhooks::resume_pending(&app, later).await.unwrap(), 1);

@@ -33,6 +33,13 @@ pub enum AccountError {
     Internal(String),
 }
 
+/// An audit event is written with the records it describes: its failure is theirs.
+impl From<crate::audit::AuditError> for AccountError {
+    fn from(error: crate::audit::AuditError) -> Self {
+        AccountError::Records(error.into_records_error())
+    }
+}
+
 impl From<AccountError> for ApiError {
     fn from(error: AccountError) -> Self {
         match error {

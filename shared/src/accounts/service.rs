@@ -351,9 +351,7 @@ pub async fn login(
             user_subject(&user_id),
             json!({ "locked": true, "locked_until": until }),
         );
-        audit::append(app.records(), &user_id, refused)
-            .await
-            .map_err(audit::AuditError::into_records_error)?;
+        audit::append(app.records(), &user_id, refused).await?;
         return Err(AccountError::AccountLocked { until });
     }
     let stored_hash = user.password_hash.clone();
@@ -363,24 +361,36 @@ pub async fn login(
     if !matches {
         return Err(record_failed_login(app, &user_id, record, user, now, &origin).await);
     }
+    // The session, its event and (when failures were counted) their reset: one transaction.
+    let key = app
+        .signing_keys()
+        .get(app.records(), app.key_vault())
+        .await?;
+    let (refresh_token, session_writes) = tokens::new_family(&user_id, now);
     let succeeded = origin.event(types::LOGIN_SUCCEEDED, user_subject(&user_id), json!({}));
-    let reset_needed = user.failed_logins > 0 || user.locked_until.is_some();
-    let mut reset = user.clone();
-    reset.failed_logins = 0;
-    reset.locked_until = None;
-    // A concurrent change (another failure) wins the reset: the count is advisory for a
-    // success. The event is written either way.
-    let reset_written = reset_needed
-        && save_user(app, &user_id, &record, &reset, vec![succeeded.clone()])
-            .await
-            .is_ok();
-    if !reset_written {
-        audit::append(app.records(), &user_id, succeeded)
-            .await
-            .map_err(audit::AuditError::into_records_error)?;
+    if user.failed_logins > 0 || user.locked_until.is_some() {
+        let mut reset = user.clone();
+        reset.failed_logins = 0;
+        reset.locked_until = None;
+        let mut writes = vec![profile_update(&user_id, &record, &reset)?];
+        writes.extend(session_writes.iter().cloned());
+        match audit::transact(app.records(), &user_id, writes, vec![succeeded.clone()]).await {
+            Ok(_) => {}
+            // A concurrent change (another failure) wins the reset: the count is advisory
+            // for a success. The session and its event are written all the same.
+            Err(RecordsError::TransactionConflict { index: 0, .. }) => {
+                audit::transact(app.records(), &user_id, session_writes, vec![succeeded]).await?;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    } else {
+        audit::transact(app.records(), &user_id, session_writes, vec![succeeded]).await?;
     }
     tracing::info!(user_id = %user_id, "user signed in");
-    let session = new_session(app, &user_id).await?;
+    let session = Session {
+        access_token: tokens::issue_access_token(key, &user_id, now)?,
+        refresh_token,
+    };
     Ok((profile_of(&user_id, &user), session))
 }
 
@@ -392,15 +402,7 @@ async fn save_user(
     user: &StoredUser,
     events: Vec<audit::NewAuditEvent>,
 ) -> Result<(), AccountError> {
-    let update = Write::Update {
-        key: profile_key(user_id),
-        expect: Expect::version(current.version),
-        change: Change {
-            state: current.state.clone(),
-            body: encode_user(user)?,
-            expires_at: None,
-        },
-    };
+    let update = profile_update(user_id, current, user)?;
     match audit::transact(app.records(), user_id, vec![update], events).await {
         Ok(_) => Ok(()),
         // The profile changed since it was read: the same as a failed conditional update.
@@ -409,6 +411,23 @@ async fn save_user(
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// The write that replaces the profile read at `current` with `user`.
+fn profile_update(
+    user_id: &str,
+    current: &Record,
+    user: &StoredUser,
+) -> Result<Write, AccountError> {
+    Ok(Write::Update {
+        key: profile_key(user_id),
+        expect: Expect::version(current.version),
+        change: Change {
+            state: current.state.clone(),
+            body: encode_user(user)?,
+            expires_at: None,
+        },
+    })
 }
 
 /// Account events are about the user's own account.
@@ -485,9 +504,7 @@ pub async fn refresh(app: &App, refresh_token: SecretString) -> Result<Session, 
 pub async fn logout(app: &App, user_id: &str, origin: &Origin) -> Result<(), AccountError> {
     tokens::revoke_all(app.records(), user_id, "logout").await?;
     let event = origin.event(types::LOGGED_OUT, user_subject(user_id), json!({}));
-    audit::append(app.records(), user_id, event)
-        .await
-        .map_err(audit::AuditError::into_records_error)?;
+    audit::append(app.records(), user_id, event).await?;
     Ok(())
 }
 
@@ -553,56 +570,28 @@ pub async fn change_password(
     new_session(app, user_id).await
 }
 
-/// Fixed-window limit on key exports: the first export of a window creates its counter, the
-/// others bump it with a version-conditioned update, so concurrent exports cannot overshoot.
+/// Fixed-window limit on key exports, on the records store's atomic counters: concurrent
+/// exports cannot overshoot, and a refused one takes its count back, so refusals do not use
+/// the allowance.
 async fn take_export_allowance(app: &App, user_id: &str) -> Result<(), AccountError> {
     let now = now_unix();
     let window = KEY_EXPORT_WINDOW.as_secs() as i64;
     let window_start = now - now.rem_euclid(window);
+    let window_end = window_start + window;
     let key = RecordKey::new(
         format!("user#{user_id}#key-exports"),
         window_start.to_string(),
     );
-    for _ in 0..5 {
-        let attempt = match app.records().get(&key).await? {
-            None => app
-                .records()
-                .create(
-                    NewRecord::new(key.clone(), json!({ "count": 1 }))
-                        .expiring_at(window_start + window),
-                )
-                .await
-                .map(|_| ()),
-            Some(current) => {
-                let count = current.body["count"].as_u64().unwrap_or(0);
-                if count >= KEY_EXPORTS_PER_WINDOW {
-                    return Err(AccountError::RateLimited {
-                        retry_after_s: window_start + window - now,
-                    });
-                }
-                app.records()
-                    .update(
-                        &key,
-                        Expect::version(current.version),
-                        Change {
-                            state: None,
-                            body: json!({ "count": count + 1 }),
-                            expires_at: current.expires_at,
-                        },
-                    )
-                    .await
-                    .map(|_| ())
-            }
-        };
-        match attempt {
-            Ok(()) => return Ok(()),
-            Err(RecordsError::ConditionFailed { .. }) => continue,
-            Err(error) => return Err(error.into()),
-        }
+    let used = app.records().add_to_counter(&key, 1, window_end).await?;
+    if used <= KEY_EXPORTS_PER_WINDOW as i64 {
+        return Ok(());
     }
-    Err(AccountError::Records(RecordsError::Unavailable(
-        "key export counter is contended".into(),
-    )))
+    if let Err(error) = app.records().add_to_counter(&key, -1, window_end).await {
+        tracing::warn!(%error, "key export counter: a refusal stays counted");
+    }
+    Err(AccountError::RateLimited {
+        retry_after_s: window_end - now,
+    })
 }
 
 /// Give the user their keys after re-checking the password. Rate-limited, recorded as a
@@ -633,9 +622,7 @@ pub async fn export_keys(
             "evm_address": keys.evm_address,
         }),
     );
-    audit::append(app.records(), user_id, event)
-        .await
-        .map_err(audit::AuditError::into_records_error)?;
+    audit::append(app.records(), user_id, event).await?;
     tracing::info!(user_id = %user_id, "keys exported");
     Ok(keys)
 }
@@ -657,9 +644,7 @@ pub async fn open_signing_seed(
         subject,
         json!({ "purpose": purpose }),
     );
-    audit::append(app.records(), user_id, event)
-        .await
-        .map_err(audit::AuditError::into_records_error)?;
+    audit::append(app.records(), user_id, event).await?;
     Ok(SigningSeed(seed))
 }
 

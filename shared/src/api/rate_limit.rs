@@ -268,10 +268,6 @@ impl RateLimiter {
         Self { settings }
     }
 
-    pub fn settings(&self) -> &RateLimits {
-        &self.settings
-    }
-
     /// Spend one request of `subject`'s budget on the route: `None` when limits are off,
     /// else whether it may run. Store errors are returned for the caller to decide (the
     /// router lets the request through).
@@ -290,7 +286,11 @@ impl RateLimiter {
         let window_start_ms = now - now.rem_euclid(window_ms);
         let previous_key = subject.counter_key(route_id, window_start_ms - window_ms);
         let current_key = subject.counter_key(route_id, window_start_ms);
-        let previous = records.read_counter(&previous_key).await?.unwrap_or(0);
+        let (previous, current) = tokio::try_join!(
+            records.read_counter(&previous_key),
+            records.read_counter(&current_key)
+        )?;
+        let previous = previous.unwrap_or(0);
         let counts = |current: i64| Counts {
             window_start_ms,
             // Never negative but for a foreign write.
@@ -299,8 +299,7 @@ impl RateLimiter {
         };
         // A spent budget is refused on a reading alone: refusals, the bulk of an abusive
         // client's traffic, then write nothing.
-        let current = records.read_counter(&current_key).await?.unwrap_or(0);
-        let (decision, _) = decide(Some(counts(current)), limit, window_ms, now);
+        let (decision, _) = decide(Some(counts(current.unwrap_or(0))), limit, window_ms, now);
         if !decision.admitted {
             return Ok(Some(decision));
         }

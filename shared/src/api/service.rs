@@ -275,6 +275,8 @@ async fn serve(
             response.status().as_u16(),
             error_code.as_deref(),
             latency,
+            &request_id,
+            &correlation_id,
         );
         response
     }

@@ -105,33 +105,16 @@ impl ExportFilters {
     pub fn is_everything(&self) -> bool {
         self.is_contiguous() && self.from_ms.is_none() && self.to_ms.is_none()
     }
-
-    /// Whether `event` is one this export selects.
-    pub fn matches(&self, event: &AuditEvent) -> bool {
-        self.event_type
-            .as_ref()
-            .is_none_or(|wanted| *wanted == event.event_type)
-            && self
-                .subject_kind
-                .as_ref()
-                .is_none_or(|wanted| *wanted == event.subject.kind)
-            && self
-                .subject_id
-                .as_ref()
-                .is_none_or(|wanted| *wanted == event.subject.id)
-            && self.from_ms.is_none_or(|from| event.at_ms >= from)
-            && self.to_ms.is_none_or(|to| event.at_ms <= to)
-    }
 }
 
-impl From<AuditFilter> for ExportFilters {
-    fn from(filter: AuditFilter) -> Self {
-        let (subject_kind, subject_id) = match filter.subject {
-            Some(Subject { kind, id }) => (Some(kind), Some(id)),
+impl From<&AuditFilter> for ExportFilters {
+    fn from(filter: &AuditFilter) -> Self {
+        let (subject_kind, subject_id) = match &filter.subject {
+            Some(Subject { kind, id }) => (Some(kind.clone()), Some(id.clone())),
             None => (None, None),
         };
         Self {
-            event_type: filter.event_type,
+            event_type: filter.event_type.clone(),
             subject_kind,
             subject_id,
             from_ms: filter.from_ms,
@@ -140,35 +123,22 @@ impl From<AuditFilter> for ExportFilters {
     }
 }
 
-impl From<&AuditFilter> for ExportFilters {
-    fn from(filter: &AuditFilter) -> Self {
-        filter.clone().into()
-    }
-}
-
-impl TryFrom<ExportFilters> for AuditFilter {
-    type Error = ExportError;
-
-    fn try_from(filters: ExportFilters) -> Result<Self, ExportError> {
-        let subject = match (filters.subject_kind, filters.subject_id) {
-            (Some(kind), Some(id)) => Some(Subject { kind, id }),
-            (None, None) => None,
-            _ => return Err(ExportError::IncompleteSubject),
-        };
-        Ok(Self {
-            event_type: filters.event_type,
-            subject,
-            from_ms: filters.from_ms,
-            to_ms: filters.to_ms,
-        })
-    }
-}
-
+/// The store's filter for these: the one definition of which events an export selects.
 impl TryFrom<&ExportFilters> for AuditFilter {
     type Error = ExportError;
 
     fn try_from(filters: &ExportFilters) -> Result<Self, ExportError> {
-        filters.clone().try_into()
+        let subject = match (&filters.subject_kind, &filters.subject_id) {
+            (Some(kind), Some(id)) => Some(Subject::new(kind.as_str(), id.as_str())),
+            (None, None) => None,
+            _ => return Err(ExportError::IncompleteSubject),
+        };
+        Ok(Self {
+            event_type: filters.event_type.clone(),
+            subject,
+            from_ms: filters.from_ms,
+            to_ms: filters.to_ms,
+        })
     }
 }
 
@@ -206,7 +176,6 @@ pub struct ExportManifest {
 #[derive(Debug)]
 pub struct ExportEncoder {
     format: ExportFormat,
-    header_written: bool,
     hasher: Sha256,
     count: u64,
     bytes: u64,
@@ -219,7 +188,6 @@ impl ExportEncoder {
     pub fn new(format: ExportFormat) -> Self {
         Self {
             format,
-            header_written: false,
             hasher: Sha256::new(),
             count: 0,
             bytes: 0,
@@ -261,16 +229,14 @@ impl ExportEncoder {
             ExportFormat::Csv => {
                 let cells = csv_cells(position, event).map_err(unencodable)?;
                 let mut bytes = Vec::new();
-                if !self.header_written {
+                // The header goes before the first event (or alone, in `finish`).
+                if self.count == 0 {
                     bytes = csv_row(&CSV_COLUMNS).map_err(unencodable)?;
                 }
                 bytes.extend(csv_row(&cells).map_err(unencodable)?);
                 bytes
             }
         };
-        if self.format == ExportFormat::Csv {
-            self.header_written = true;
-        }
         self.emit(&bytes, out);
         self.count += 1;
         if self.first.is_none() {
@@ -284,7 +250,7 @@ impl ExportEncoder {
     /// Call once at the end: appends any trailing bytes (the CSV header when there were no
     /// events) to `out` and returns the summary of the whole file.
     pub fn finish(mut self, out: &mut Vec<u8>) -> ExportSummary {
-        if self.format == ExportFormat::Csv && !self.header_written {
+        if self.format == ExportFormat::Csv && self.count == 0 {
             // Writing fixed ASCII names into a Vec cannot fail; the fallback is the same bytes.
             let header = csv_row(&CSV_COLUMNS)
                 .unwrap_or_else(|_| format!("{}\r\n", CSV_COLUMNS.join(",")).into_bytes());
@@ -722,7 +688,7 @@ pub(super) mod tests {
             },
         ] {
             assert_eq!(
-                AuditFilter::try_from(half),
+                AuditFilter::try_from(&half),
                 Err(ExportError::IncompleteSubject)
             );
         }
@@ -742,7 +708,7 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn filters_match_like_the_store_filter() {
+    fn filters_select_through_the_store_filter() {
         let events = sample_chain();
         let filters = ExportFilters {
             event_type: Some("draft.changed".into()),
@@ -751,9 +717,10 @@ pub(super) mod tests {
             from_ms: None,
             to_ms: None,
         };
+        let filter = AuditFilter::try_from(&filters).unwrap();
         let matched: Vec<u64> = events
             .iter()
-            .filter(|e| filters.matches(e))
+            .filter(|e| filter.matches(e))
             .map(|e| e.sequence)
             .collect();
         assert_eq!(matched, [2]);
@@ -762,6 +729,7 @@ pub(super) mod tests {
             to_ms: Some(1_717_171_717_003),
             ..ExportFilters::default()
         };
+        let range = AuditFilter::try_from(&range).unwrap();
         let matched: Vec<u64> = events
             .iter()
             .filter(|e| range.matches(e))

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::export::{
     ExportEncoder, ExportFilters, ExportFormat, ExportManifest, MANIFEST_VERSION, manifest_key,
 };
-use super::{AuditError, AuditFilter, Origin, Subject, types};
+use super::{AuditFilter, Origin, Subject, types};
 use crate::api::{ApiError, ErrorCode};
 use crate::app::App;
 use crate::ports::records::{
@@ -212,19 +212,31 @@ async fn fail(
     let Some(record) = app.records().get(&key(user_id, export_id)).await? else {
         return Ok(());
     };
-    let mut export = parse(&record)?;
+    let export = parse(&record)?;
     if export.status != ExportStatus::Queued {
         return Ok(());
     }
+    fail_record(app, user_id, &record, export, error, origin).await
+}
+
+/// [`fail`] for the queued export already read as `record`.
+async fn fail_record(
+    app: &App,
+    user_id: &str,
+    record: &Record,
+    mut export: AuditExport,
+    error: Value,
+    origin: &Origin,
+) -> Result<(), ApiError> {
     export.status = ExportStatus::Failed;
     export.completed_at_ms = Some(now_ms());
     export.error = Some(error.clone());
     let event = origin.event(
         types::EXPORT_FAILED,
-        Subject::new("audit-export", export_id),
+        Subject::new("audit-export", export.id.as_str()),
         json!({ "error": error }),
     );
-    finish_record(app, user_id, &record, &export, event).await
+    finish_record(app, user_id, record, &export, event).await
 }
 
 /// Replaces the queued export read as `record` with its final state and writes its event.
@@ -293,7 +305,7 @@ pub async fn run_export(app: &App, user_id: &str, export_id: &str) -> Result<(),
     let origin = Origin::system("audit-export").correlated(export.correlation_id.as_deref());
     match write_file(app, user_id, &export).await {
         Ok(manifest) => {
-            let mut done = export.clone();
+            let mut done = export;
             done.status = ExportStatus::Completed;
             done.completed_at_ms = Some(now_ms());
             let event = origin.event(
@@ -318,7 +330,7 @@ pub async fn run_export(app: &App, user_id: &str, export_id: &str) -> Result<(),
         Err(error) => {
             tracing::error!(export_id, code = ?error.code, message = %error.message, "audit export failed");
             let failure = json!({ "code": error.code, "message": error.code.message() });
-            fail(app, user_id, export_id, failure, &origin).await
+            fail_record(app, user_id, &record, export, failure, &origin).await
         }
     }
 }
@@ -385,14 +397,7 @@ async fn stream_events(
             cursor.as_deref(),
             PAGE_SIZE,
         )
-        .await
-        .map_err(|error| match error {
-            AuditError::Corrupt { .. } => {
-                tracing::error!(%error, "audit chain record unreadable");
-                ApiError::new(ErrorCode::Internal)
-            }
-            other => ApiError::from(other),
-        })?;
+        .await?;
         for event in &page.events {
             if event.sequence > up_to {
                 break 'pages;

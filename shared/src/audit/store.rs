@@ -44,7 +44,7 @@ pub struct AuditFilter {
 }
 
 impl AuditFilter {
-    fn matches(&self, event: &AuditEvent) -> bool {
+    pub fn matches(&self, event: &AuditEvent) -> bool {
         self.event_type
             .as_ref()
             .is_none_or(|wanted| *wanted == event.event_type)
@@ -59,9 +59,11 @@ impl AuditFilter {
 
 /// One page of `list`, in chain order. `next` is set when more events may follow; a page can
 /// be short (even empty) with `next` set when the filter skipped many events.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct AuditPage {
     pub events: Vec<AuditEvent>,
+    /// `next_cursor` in the API's answer.
+    #[serde(rename = "next_cursor")]
     pub next: Option<String>,
 }
 
@@ -261,8 +263,8 @@ fn stored_event(tenant: &str, record: &Record) -> Result<AuditEvent, AuditError>
         key: record.key.clone(),
         reason,
     };
-    let event: AuditEvent =
-        serde_json::from_value(record.body.clone()).map_err(|e| corrupt(e.to_string()))?;
+    let event = <AuditEvent as serde::Deserialize>::deserialize(&record.body)
+        .map_err(|e| corrupt(e.to_string()))?;
     if event.tenant != tenant || sort_key(event.sequence) != record.key.sort {
         return Err(corrupt(format!(
             "holds sequence {} of tenant {:?}",

@@ -8,6 +8,7 @@ use super::export::{
     CSV_COLUMNS, ExportFormat, ExportManifest, ExportSummary, MANIFEST_VERSION, rfc3339_ms,
     unneutralise,
 };
+use super::store::AuditFilter;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -113,7 +114,8 @@ pub fn verify_export_with(
     mut on_event: impl FnMut(&AuditEvent),
 ) -> Result<VerifiedExport, ExportProblem> {
     let whole_file = |reason| ExportProblem { line: None, reason };
-    check_manifest(manifest).map_err(|e| whole_file(ProblemReason::BadManifest(e)))?;
+    let selected =
+        check_manifest(manifest).map_err(|e| whole_file(ProblemReason::BadManifest(e)))?;
     let format = manifest.format;
     let mut lines = Lines::new(file, format);
     let mut row = Vec::new();
@@ -172,7 +174,7 @@ pub fn verify_export_with(
                 found: position,
             }));
         }
-        if !filters.matches(&event) {
+        if !selected.matches(&event) {
             return Err(at(ProblemReason::OutsideFilters {
                 sequence: event.sequence,
             }));
@@ -231,16 +233,16 @@ pub fn verify_export_with(
     Ok(VerifiedExport { summary })
 }
 
-fn check_manifest(manifest: &ExportManifest) -> Result<(), String> {
+/// Checks what the verifier relies on in the manifest; returns the filter its events must match.
+fn check_manifest(manifest: &ExportManifest) -> Result<AuditFilter, String> {
     if manifest.manifest_version != MANIFEST_VERSION {
         return Err(format!(
             "manifest version {} (this verifier reads {MANIFEST_VERSION})",
             manifest.manifest_version
         ));
     }
-    if manifest.filters.subject_kind.is_some() != manifest.filters.subject_id.is_some() {
-        return Err("its subject filter has a kind or an id but not both".into());
-    }
+    let selected = AuditFilter::try_from(&manifest.filters)
+        .map_err(|_| "its subject filter has a kind or an id but not both".to_owned())?;
     let summary = &manifest.summary;
     let bounds_given = [
         summary.first_sequence.is_some(),
@@ -254,7 +256,7 @@ fn check_manifest(manifest: &ExportManifest) -> Result<(), String> {
     {
         return Err("its first and last events do not agree with its count".into());
     }
-    Ok(())
+    Ok(selected)
 }
 
 /// The checks of one event against the manifest's count and bounds, so that an extra or a
@@ -666,7 +668,7 @@ mod tests {
         for filters in [by_type, by_subject, by_time] {
             let selected: Vec<AuditEvent> = events
                 .iter()
-                .filter(|e| filters.matches(e))
+                .filter(|e| AuditFilter::try_from(&filters).unwrap().matches(e))
                 .cloned()
                 .collect();
             assert!(!selected.is_empty() && selected.len() < events.len());
@@ -886,7 +888,7 @@ mod tests {
         };
         let selected: Vec<AuditEvent> = events
             .iter()
-            .filter(|e| filters.matches(e))
+            .filter(|e| AuditFilter::try_from(&filters).unwrap().matches(e))
             .cloned()
             .collect();
         assert_eq!(selected.len(), 3);

@@ -43,7 +43,7 @@ use crate::chains::readback;
 use crate::chains::token::TokenSpec;
 use crate::compliance::report as compliance;
 use crate::ports::StepMessage;
-use crate::ports::records::RecordsError;
+use crate::ports::records::{RecordsError, now_ms};
 use crate::steps::{StepError, StepHandler, StepRunner, backoff};
 
 /// How long a confirmation poll waits before asking again.
@@ -58,14 +58,14 @@ pub fn poll_interval(deployment: &Deployment) -> Duration {
     let waited_ms = deployment
         .timeline
         .last()
-        .map_or(0, |entry| store::now_ms().saturating_sub(entry.at_ms));
+        .map_or(0, |entry| now_ms().saturating_sub(entry.at_ms));
     let tenth = Duration::from_millis(u64::try_from(waited_ms / 10).unwrap_or(0));
     tenth.clamp(CONFIRMATION_POLL, MAX_CONFIRMATION_POLL)
 }
 
-/// How long one EVM receipt check waits inside a step.
 /// The audit actor of the steps (`system:pipeline`).
 const PIPELINE: &str = "pipeline";
+/// How long one EVM receipt check waits inside a step.
 const RECEIPT_WAIT: Duration = Duration::from_secs(2);
 
 /// The steps of a deployment, each a step kind of its own.
@@ -394,7 +394,7 @@ async fn prepare(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
     };
     let mut next = deployment.clone();
     next.planned_stages = stages;
-    saved(store::save(app, loaded, next, &deployment.system_origin(PIPELINE)).await?)
+    save_step(app, loaded, next).await
 }
 
 /// Builds and signs the next stage, and stores it before anything is sent.
@@ -464,7 +464,7 @@ async fn sign(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
     };
     let mut next = deployment.clone();
     next.stages.push(progress);
-    saved(store::save(app, loaded, next, &deployment.system_origin(PIPELINE)).await?)
+    save_step(app, loaded, next).await
 }
 
 /// What the deployment's transactions say they are: the deployment and its attempt.
@@ -533,11 +533,15 @@ async fn submit(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
         next.move_to(Status::Submitted, "transactions_sent", ids)
             .map_err(illegal)?;
     }
-    saved(store::save(app, &loaded, next, &deployment.system_origin(PIPELINE)).await?)
+    save_step(app, &loaded, next).await
 }
 
-fn saved(loaded: Loaded) -> Result<Progress, Stop> {
-    Ok(Progress::Saved(Box::new(loaded)))
+/// Saves the step's outcome `next` over `loaded`, as the pipeline (the correlation id stays
+/// the deployment's).
+async fn save_step(app: &App, loaded: &Loaded, next: Deployment) -> Result<Progress, Stop> {
+    let origin = loaded.deployment.system_origin(PIPELINE);
+    let saved = store::save(app, loaded, next, &origin).await?;
+    Ok(Progress::Saved(Box::new(saved)))
 }
 
 fn illegal(error: super::state::IllegalTransition) -> Stop {
@@ -606,7 +610,7 @@ async fn confirm(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
     if next == *deployment {
         return Ok(Progress::NotYet);
     }
-    saved(store::save(app, loaded, next, &deployment.system_origin(PIPELINE)).await?)
+    save_step(app, loaded, next).await
 }
 
 fn ids_of(stage: Option<&StageProgress>) -> Vec<String> {
@@ -751,7 +755,7 @@ async fn finalize(app: &App, loaded: &Loaded) -> Result<Progress, Stop> {
         next.move_to(Status::Completed, "completed", Vec::new())
             .map_err(illegal)?;
     }
-    saved(store::save(app, loaded, next, &deployment.system_origin(PIPELINE)).await?)
+    save_step(app, loaded, next).await
 }
 
 #[cfg(test)]
@@ -770,7 +774,7 @@ mod tests {
 
     #[test]
     fn confirmation_polls_slow_down_as_the_wait_grows() {
-        let now = store::now_ms();
+        let now = now_ms();
         let at = |ago_ms: i64| poll_interval(&deployment(Status::Pending, now - ago_ms));
         assert_eq!(at(0), CONFIRMATION_POLL);
         let after_100_s = at(100_000);

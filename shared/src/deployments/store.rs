@@ -31,7 +31,7 @@ fn active_key(deployment_id: &str) -> RecordKey {
     RecordKey::new(ACTIVE_PARTITION, deployment_id)
 }
 
-pub use crate::ports::records::now_ms;
+use crate::ports::records::now_ms;
 
 /// One transaction of a stage: its id and its signed bytes, recorded before it is sent so a
 /// retry sends exactly these bytes and never a second, different transaction.

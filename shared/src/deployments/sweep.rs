@@ -15,9 +15,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::pipeline::{self, next_step};
-use super::store::{self, ACTIVE_PARTITION, Failure, now_ms};
+use super::store::{self, ACTIVE_PARTITION, Failure};
 use crate::api::ErrorCode;
 use crate::app::App;
+use crate::ports::records::now_ms;
 use crate::ports::records::{Query, RecordsError};
 
 /// How long a deployment may go without a write before the sweep pushes it on.

@@ -31,6 +31,13 @@ pub enum DraftError {
     Archive(#[from] crate::ports::ArchiveError),
 }
 
+/// An audit event is written with the records it describes: its failure is theirs.
+impl From<crate::audit::AuditError> for DraftError {
+    fn from(error: crate::audit::AuditError) -> Self {
+        DraftError::Records(error.into_records_error())
+    }
+}
+
 impl From<DraftError> for ApiError {
     fn from(error: DraftError) -> Self {
         match error {
@@ -120,22 +127,28 @@ pub async fn validate(
     let event = origin.event(
         types::DRAFT_VALIDATED,
         Subject::new("draft-validation", validation_id),
-        json!({
-            "standard": draft["standard"].as_str(),
-            "network": draft["network"].as_str(),
-            "outcome": outcome(&report),
-        }),
+        validation_facts(draft, &report),
     );
-    audit::append(app.records(), user_id, event)
-        .await
-        .map_err(|error| DraftError::from(error.into_records_error()))?;
+    audit::append(app.records(), user_id, event).await?;
     Ok(report)
 }
 
-/// What an audit event says about a validation: valid or not, and which rules failed.
-fn outcome(report: &ValidationReport) -> Value {
+/// What an audit event says about a draft's validation: its standard and network, valid or
+/// not, and which rules failed.
+fn validation_facts(draft: &Value, report: &ValidationReport) -> Value {
     let codes: Vec<&str> = report.errors.iter().map(|issue| issue.code).collect();
-    json!({ "valid": report.valid, "error_codes": codes })
+    json!({
+        "standard": draft["standard"].as_str(),
+        "network": draft["network"].as_str(),
+        "outcome": { "valid": report.valid, "error_codes": codes },
+    })
+}
+
+/// [`validation_facts`] of a stored draft at `version`.
+fn saved_draft_facts(version: u64, draft: &Value, report: &ValidationReport) -> Value {
+    let mut facts = validation_facts(draft, report);
+    facts["version"] = json!(version);
+    facts
 }
 
 fn draft_event(origin: &Origin, event_type: &str, draft_id: &str, payload: Value) -> NewAuditEvent {
@@ -208,7 +221,7 @@ pub async fn create(
         origin,
         types::DRAFT_CREATED,
         &draft_id,
-        json!({ "version": 1, "standard": draft["standard"].as_str(), "network": draft["network"].as_str(), "outcome": outcome(&report) }),
+        saved_draft_facts(1, &draft, &report),
     );
     let stored = view_of(&record.key, 1, &record.body);
     audit::transact(
@@ -268,7 +281,7 @@ pub async fn update(
         origin,
         types::DRAFT_CHANGED,
         draft_id,
-        json!({ "version": version, "standard": draft["standard"].as_str(), "network": draft["network"].as_str(), "outcome": outcome(&report) }),
+        saved_draft_facts(version, &draft, &report),
     );
     let update = Write::Update {
         key: record_key.clone(),

@@ -422,11 +422,7 @@ impl RecordStore for DynamoRecords {
         let Some(item) = self.item(key).await? else {
             return Ok(None);
         };
-        let expires_at = match item.get(TTL_ATTRIBUTE) {
-            Some(AttributeValue::N(n)) => n.parse::<i64>().ok(),
-            _ => None,
-        };
-        if !is_live(expires_at, now_unix()) {
+        if !is_live(decode_expiry(&item)?, now_unix()) {
             return Ok(None);
         }
         decode_counter(key, Some(&item)).map(Some)
@@ -598,6 +594,19 @@ fn new_item(record: &NewRecord) -> RecordsResult<HashMap<String, AttributeValue>
     Ok(item)
 }
 
+/// An item's expiry (Unix seconds), if it has one.
+fn decode_expiry(item: &HashMap<String, AttributeValue>) -> RecordsResult<Option<i64>> {
+    let corrupt = |what: String| RecordsError::Internal(format!("DynamoDB item has {what}"));
+    match item.get(TTL_ATTRIBUTE) {
+        Some(AttributeValue::N(n)) => n
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| corrupt(format!("expiry {n}"))),
+        None => Ok(None),
+        Some(_) => Err(corrupt("a non-numeric expiry".into())),
+    }
+}
+
 /// The counter value among `attributes` (an item, or what an update returned).
 fn decode_counter(
     key: &RecordKey,
@@ -626,14 +635,7 @@ fn decode_item(item: &HashMap<String, AttributeValue>) -> RecordsResult<Record> 
             .map_err(|_| corrupt(&format!("version {n}")))?,
         _ => return Err(corrupt("no numeric version")),
     };
-    let expires_at = match item.get(TTL_ATTRIBUTE) {
-        Some(AttributeValue::N(n)) => Some(
-            n.parse::<i64>()
-                .map_err(|_| corrupt(&format!("expiry {n}")))?,
-        ),
-        None => None,
-        Some(_) => return Err(corrupt("a non-numeric expiry")),
-    };
+    let expires_at = decode_expiry(item)?;
     let body = serde_json::from_str(&required(BODY_ATTRIBUTE)?)
         .map_err(|e| corrupt(&format!("a body that is not JSON ({e})")))?;
     Ok(Record {

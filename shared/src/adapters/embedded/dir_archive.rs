@@ -11,7 +11,7 @@
 //! grows its staging file a part at a time, so only the rename on `finish` makes it visible.
 
 use crate::adapters::embedded::local_vault::{
-    KEY_FILE_LEN, KeyFileError, open_or_create_key_file, sync_directory,
+    KEY_FILE_LEN, KeyFileError, create_private_file, open_or_create_key_file, sync_directory,
 };
 use crate::ports::archive::{
     Archive, ArchiveError, ArchiveResult, ArchiveUpload, ArchivedObject, PartBuffer,
@@ -23,9 +23,9 @@ use secrecy::{ExposeSecret as _, SecretBox};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufRead as _, Read as _, Seek as _, SeekFrom, Write as _};
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
@@ -241,11 +241,7 @@ impl StagingFile {
         let mut staging_name = object_path.file_name().unwrap_or_default().to_os_string();
         staging_name.push(format!("{STAGING_SUFFIX}{}", ulid::Ulid::new()));
         let path = object_path.with_file_name(staging_name);
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
+        let file = create_private_file(&path)
             .map_err(io_failure("creating archive staging file", &path))?;
         let mut staging = StagingFile {
             file,

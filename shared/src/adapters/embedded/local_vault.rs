@@ -233,13 +233,18 @@ pub(crate) fn read_key_file(path: &Path) -> Result<SecretBox<[u8; KEY_FILE_LEN]>
 
 /// Create `path` (which must not exist) readable by its owner only, and flush it to disk.
 pub(crate) fn write_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut file = OpenOptions::new()
+    let mut file = create_private_file(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Create `path`, which must not exist, for writing, readable by its owner only.
+pub(crate) fn create_private_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)?;
-    file.write_all(contents)?;
-    file.sync_all()
+        .open(path)
 }
 
 /// Make a rename or link in `directory` durable.

@@ -10,6 +10,7 @@
 //! creates its own table and takes the write lock (`BEGIN IMMEDIATE`) for every
 //! read-modify-write.
 
+use crate::ports::records::now_ms;
 use crate::ports::step_queue::{
     Delivery, QueueError, QueueResult, StepMessage, StepQueue, validate_enqueue, validate_receive,
     validate_release_delay,
@@ -19,7 +20,7 @@ use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use ulid::Ulid;
 
 /// How long a statement waits for another connection's lock before reporting `Unavailable`.
@@ -386,13 +387,6 @@ fn attempt_number(receive_count: i64) -> u32 {
 /// A duration in whole milliseconds, saturating rather than wrapping for absurd values.
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(millis)
-        .unwrap_or(0)
 }
 
 /// Lock contention from other connections is transient; anything else is a real failure.

@@ -2,7 +2,7 @@
 
 use http::StatusCode;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::time_filter;
 use crate::api::{ApiError, ApiRequest, ApiResponse};
@@ -54,7 +54,7 @@ pub async fn list_events(app: App, request: ApiRequest) -> Result<ApiResponse, A
             }
             other => other.into(),
         })?;
-    ApiResponse::ok(&json!({ "events": page.events, "next_cursor": page.next }))
+    ApiResponse::ok(&page)
 }
 
 #[derive(Deserialize)]
